@@ -1,0 +1,64 @@
+//! Shared test helpers: devices, seeded data, tensor conversion, f64 references.
+#![allow(dead_code, deprecated)]
+
+pub mod reference;
+pub mod suite;
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// Seeded standard normals (Box–Muller on a 64-bit LCG), rounded to f32 so that the f64
+/// references see exactly the values the layers see.
+pub fn randn(len: usize, seed: u64, mean: f64, std: f64) -> Vec<f64> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut uniform = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    (0..len)
+        .map(|_| {
+            let (u1, u2) = (uniform(), uniform());
+            let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+            (mean + std * z) as f32 as f64
+        })
+        .collect()
+}
+
+/// A tensor of `dims` holding `data` (as f32) on `device`.
+pub fn tensor<const D: usize>(data: &[f64], dims: [usize; D], device: &Device) -> Tensor<D> {
+    let values: Vec<f32> = data.iter().map(|&v| v as f32).collect();
+    Tensor::from_data(TensorData::new(values, dims), device)
+}
+
+/// A tensor's values as f64.
+pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
+    t.into_data().iter::<f64>().collect()
+}
+
+/// The devices this build can test, by name: each backend with and without autodiff.
+pub fn devices() -> Vec<(&'static str, Device)> {
+    #[allow(unused_mut)] // only the tch and wgpu features push more
+    let mut list = vec![
+        ("ndarray", Device::ndarray()),
+        ("ndarray+autodiff", Device::ndarray().autodiff()),
+    ];
+    #[cfg(feature = "tch")]
+    {
+        list.push(("libtorch", Device::libtorch()));
+        list.push(("libtorch+autodiff", Device::libtorch().autodiff()));
+    }
+    #[cfg(feature = "wgpu")]
+    {
+        list.push(("wgpu", wgpu_device()));
+        list.push(("wgpu+autodiff", wgpu_device().autodiff()));
+    }
+    list
+}
+
+#[cfg(feature = "wgpu")]
+pub fn wgpu_device() -> Device {
+    Device::wgpu(Default::default())
+}

@@ -9,6 +9,8 @@
 //! - the backend crates behind features `ndarray` (default), `tch`, `wgpu` (`vulkan`).
 #![warn(missing_docs)]
 
+pub mod cli;
+
 pub use normscope_analysis as analysis;
 pub use normscope_core as core;
 pub use normscope_core::*;

@@ -1,1 +1,11 @@
-//! normscope-analysis
+//! # normscope-analysis
+//!
+//! Models and metrics that test the four explanations of why BatchNorm works: internal
+//! covariate shift, landscape smoothness, identity bias of residual blocks and rank collapse.
+//! Every metric lives in one file named after it and is documented in `docs/metrics.md`.
+#![warn(missing_docs)]
+#![allow(deprecated)]
+
+pub mod data;
+pub mod models;
+pub mod train;

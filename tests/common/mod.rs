@@ -1,6 +1,7 @@
 //! Shared test helpers: devices, seeded data, tensor conversion, f64 references.
 #![allow(dead_code, deprecated)]
 
+pub mod fused;
 pub mod reference;
 pub mod suite;
 

@@ -61,7 +61,7 @@ pub fn normalize<const D: usize>(
 }
 
 /// Gradients of [`normalize`]: `(∂L/∂x, ∂L/∂γ, ∂L/∂β)` from the upstream gradient and the
-/// statistics the forward returned. Autodiff calls this itself; it is public for tests and
+/// statistics the forward returned (and the forward's `eps`). Autodiff calls this itself; it is public for tests and
 /// benchmarks of the backward alone.
 #[allow(clippy::too_many_arguments)]
 pub fn normalize_backward<const D: usize>(
@@ -71,6 +71,7 @@ pub fn normalize_backward<const D: usize>(
     invstd: Tensor<1>,
     grad_output: Tensor<D>,
     layout: NormLayout,
+    eps: f64,
     kernel: Kernel,
 ) -> (Tensor<D>, Tensor<1>, Tensor<1>) {
     let args = (
@@ -81,9 +82,9 @@ pub fn normalize_backward<const D: usize>(
         grad_output.into_dispatch(),
     );
     let result = match kernel {
-        Kernel::Fused => {
-            <Dispatch as NormOps>::norm_backward(args.0, args.1, args.2, args.3, args.4, layout)
-        }
+        Kernel::Fused => <Dispatch as NormOps>::norm_backward(
+            args.0, args.1, args.2, args.3, args.4, layout, eps,
+        ),
         Kernel::Composed => {
             composed::backward::<Dispatch>(args.0, args.1, args.2, args.3, args.4, layout)
         }

@@ -120,14 +120,19 @@ impl Normalization for NoisyBatchNorm {
         let device = x.device();
         let normalized = as_ncs(self.inner.forward_batch(NAME, x, true)?);
         let a = self.noise_mean_max;
-        let mean = Tensor::<1>::random([c], Distribution::Uniform(-a, a), &device);
-        let std = Tensor::<1>::random(
-            [c],
-            Distribution::Uniform(self.noise_std_min, self.noise_std_max),
-            &device,
-        );
+        let mean = uniform(c, -a, a, &device);
+        let std = uniform(c, self.noise_std_min, self.noise_std_max, &device);
         let unit = Tensor::<3>::random(normalized.shape(), Distribution::Normal(0.0, 1.0), &device);
         let noise = unit.mul(per_channel(std)).add(per_channel(mean));
         Ok(normalized.add(noise).reshape(dims))
+    }
+}
+
+/// `[len]` values drawn from `U(low, high)`; the constant `low` when the interval is empty.
+fn uniform(len: usize, low: f64, high: f64, device: &Device) -> Tensor<1> {
+    if high > low {
+        Tensor::random([len], Distribution::Uniform(low, high), device)
+    } else {
+        Tensor::full([len], low, device)
     }
 }

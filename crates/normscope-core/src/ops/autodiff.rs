@@ -16,7 +16,14 @@ struct NormForwardBackward;
 
 impl<B: Backend + NormOps> Backward<B, 3> for NormForwardBackward {
     /// Checkpointed input and weight, the saved statistics, the layout.
-    type State = (NodeId, NodeId, FloatTensor<B>, FloatTensor<B>, NormLayout);
+    type State = (
+        NodeId,
+        NodeId,
+        FloatTensor<B>,
+        FloatTensor<B>,
+        NormLayout,
+        f64,
+    );
 
     fn backward(
         self,
@@ -26,11 +33,11 @@ impl<B: Backend + NormOps> Backward<B, 3> for NormForwardBackward {
     ) {
         let [node_x, node_weight, node_bias] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
-        let (x_state, weight_state, mean, invstd, layout) = ops.state;
+        let (x_state, weight_state, mean, invstd, layout, eps) = ops.state;
         let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
         let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight_state);
 
-        let result = B::norm_backward(x, weight, mean, invstd, grad, layout);
+        let result = B::norm_backward(x, weight, mean, invstd, grad, layout, eps);
         if let Some(node) = node_x {
             grads.register::<B>(node.id, result.grad_input);
         }
@@ -106,6 +113,7 @@ impl<B: Backend + NormOps, C: CheckpointStrategy> NormOps for Autodiff<B, C> {
                         result.mean.clone(),
                         result.invstd.clone(),
                         layout,
+                        eps,
                     ),
                     result.output,
                 );
@@ -132,17 +140,32 @@ impl<B: Backend + NormOps, C: CheckpointStrategy> NormOps for Autodiff<B, C> {
         }
     }
 
+    /// The gradient itself is computed on the inner backend and returned untracked: burn has no
+    /// double backward, so it is not differentiated again.
     fn norm_backward(
-        _x: FloatTensor<Self>,
-        _weight: FloatTensor<Self>,
-        _mean: FloatTensor<Self>,
-        _invstd: FloatTensor<Self>,
-        _grad_output: FloatTensor<Self>,
-        _layout: NormLayout,
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        invstd: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        layout: NormLayout,
+        eps: f64,
     ) -> NormBackward<Self> {
-        panic!(
-            "normscope: second derivatives of a normalization are not supported (burn has no double backward)"
+        let lift = <Self as AutodiffBackend>::from_inner;
+        let result = B::norm_backward(
+            x.into_primitive(),
+            weight.into_primitive(),
+            mean.into_primitive(),
+            invstd.into_primitive(),
+            grad_output.into_primitive(),
+            layout,
+            eps,
         );
+        NormBackward {
+            grad_input: lift(result.grad_input),
+            grad_weight: lift(result.grad_weight),
+            grad_bias: lift(result.grad_bias),
+        }
     }
 
     fn channel_affine(

@@ -178,7 +178,8 @@ pub trait NormOps: Backend {
     }
 
     /// The closed-form gradient of [`norm_forward`](NormOps::norm_forward) given the upstream
-    /// gradient `grad_output` and the statistics the forward saved.
+    /// gradient `grad_output` and the statistics the forward saved. `eps` is the forward's
+    /// (cuDNN's backward takes it again).
     #[fusion(default)]
     fn norm_backward(
         x: FloatTensor<Self>,
@@ -187,7 +188,9 @@ pub trait NormOps: Backend {
         invstd: FloatTensor<Self>,
         grad_output: FloatTensor<Self>,
         layout: NormLayout,
+        eps: f64,
     ) -> NormBackward<Self> {
+        let _ = eps;
         composed::backward::<Self>(x, weight, mean, invstd, grad_output, layout)
     }
 

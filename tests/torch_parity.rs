@@ -247,3 +247,67 @@ fn rms_norm_matches_torch() {
         );
     }
 }
+
+/// On libtorch the fused path is ATen's own kernel: bit for bit what `tch::Tensor::batch_norm`,
+/// `group_norm` and `layer_norm` give (the composed path would differ in rounding).
+#[test]
+fn libtorch_fused_path_is_atens_kernel() {
+    use normscope::Kernel;
+    use normscope::functional::normalize;
+    use normscope::ops::NormLayout;
+    let device = Device::libtorch();
+    let dims = [16, 8, 6, 5];
+    let x = randn(16 * 8 * 30, 77, 0.5, 1.5);
+    let xt = torch(&x, &dims);
+    let one = |n: usize| tensor(&vec![1.0; n], [n], &device);
+    let zero = |n: usize| tensor(&vec![0.0; n], [n], &device);
+    let (w8, b8) = (
+        Torch::ones([8], tch::kind::FLOAT_CPU),
+        Torch::zeros([8], tch::kind::FLOAT_CPU),
+    );
+    let (w240, b240) = (
+        Torch::ones([8, 6, 5], tch::kind::FLOAT_CPU),
+        Torch::zeros([8, 6, 5], tch::kind::FLOAT_CPU),
+    );
+    let cases = [
+        (
+            "batch",
+            NormLayout::BATCH,
+            8,
+            xt.batch_norm(Some(&w8), Some(&b8), None, None, true, 0.1, 1e-5, false),
+        ),
+        (
+            "group(4)",
+            NormLayout::group(4),
+            8,
+            xt.group_norm(4, Some(&w8), Some(&b8), 1e-5, false),
+        ),
+        (
+            "layer",
+            NormLayout::LAYER,
+            240,
+            xt.layer_norm(
+                [8i64, 6, 5].as_slice(),
+                Some(&w240),
+                Some(&b240),
+                1e-5,
+                false,
+            ),
+        ),
+    ];
+    for (name, layout, affine, theirs) in cases {
+        let ours = normalize(
+            tensor(&x, dims, &device),
+            one(affine),
+            zero(affine),
+            layout,
+            1e-5,
+            Kernel::Fused,
+        );
+        let diff = max_abs_diff(&values(ours.output), &torch_values(&theirs));
+        assert_eq!(
+            diff, 0.0,
+            "{name}: the libtorch fused path is not ATen's kernel"
+        );
+    }
+}

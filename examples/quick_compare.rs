@@ -43,7 +43,11 @@ struct Args {
 
 fn train(args: &Args, norm: NormConfig) -> Result<Vec<f64>> {
     let device = args.backend.device()?.autodiff();
-    let (train, _) = SyntheticConfig { seed: args.seed, ..Default::default() }.generate();
+    let (train, _) = SyntheticConfig {
+        seed: args.seed,
+        ..Default::default()
+    }
+    .generate();
     device.seed(args.seed);
     let config = MlpConfig {
         input: train.shape.iter().product(),
@@ -80,7 +84,11 @@ fn main() -> Result<()> {
     let batch_norm = train(&args, NormConfig::default())?;
     println!(
         "MLP depth {} width {}, synthetic task, SGD lr {} momentum 0.9, batch {}, backend {}",
-        args.depth, args.width, args.lr, args.batch_size, args.backend.name()
+        args.depth,
+        args.width,
+        args.lr,
+        args.batch_size,
+        args.backend.name()
     );
     println!("{:>6}  {:>14}  {:>14}", "step", "no norm", "BatchNorm");
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;

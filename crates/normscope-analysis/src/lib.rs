@@ -7,5 +7,11 @@
 #![allow(deprecated)]
 
 pub mod data;
+mod error;
+pub mod experiments;
+pub mod metrics;
 pub mod models;
+pub mod output;
 pub mod train;
+
+pub use error::AnalysisError;

@@ -73,12 +73,14 @@ impl SyntheticConfig {
                 let mut image = vec![0.0f32; c * s * s];
                 for ch in 0..c {
                     for _ in 0..3 {
-                        let (fx, fy): (f64, f64) = (rng.random_range(-3.0..3.0), rng.random_range(-3.0..3.0));
+                        let (fx, fy): (f64, f64) =
+                            (rng.random_range(-3.0..3.0), rng.random_range(-3.0..3.0));
                         let phase: f64 = rng.random_range(0.0..std::f64::consts::TAU);
                         let amp: f64 = rng.random_range(0.5..1.0);
                         for y in 0..s {
                             for x in 0..s {
-                                let t = std::f64::consts::TAU * (fx * x as f64 + fy * y as f64) / s as f64;
+                                let t = std::f64::consts::TAU * (fx * x as f64 + fy * y as f64)
+                                    / s as f64;
                                 image[(ch * s + y) * s + x] += (amp * (t + phase).sin()) as f32;
                             }
                         }

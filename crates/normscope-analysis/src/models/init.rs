@@ -84,6 +84,10 @@ impl Init {
         device: &Device,
     ) -> Param<Tensor<D>> {
         let std = self.std(fan_in, fan_out, activation);
-        Param::from_tensor(Tensor::random(shape, Distribution::Normal(0.0, std), device))
+        Param::from_tensor(Tensor::random(
+            shape,
+            Distribution::Normal(0.0, std),
+            device,
+        ))
     }
 }

@@ -18,7 +18,14 @@ pub struct Dense {
 
 impl Dense {
     /// A layer feeding `activation`, initialised by `init`; zero bias when `bias`.
-    pub fn new(d_in: usize, d_out: usize, bias: bool, init: Init, activation: Activation, device: &Device) -> Dense {
+    pub fn new(
+        d_in: usize,
+        d_out: usize,
+        bias: bool,
+        init: Init,
+        activation: Activation,
+        device: &Device,
+    ) -> Dense {
         Dense {
             weight: init.weight([d_in, d_out], d_in, d_out, activation, device),
             bias: bias.then(|| Param::from_tensor(Tensor::zeros([d_out], device))),
@@ -67,9 +74,16 @@ impl Conv {
     ) -> Conv {
         let fan_in = c_in * k * k;
         Conv {
-            weight: init.weight([c_out, c_in, k, k], fan_in, c_out * k * k, activation, device),
+            weight: init.weight(
+                [c_out, c_in, k, k],
+                fan_in,
+                c_out * k * k,
+                activation,
+                device,
+            ),
             bias: bias.then(|| Param::from_tensor(Tensor::zeros([c_out], device))),
-            ws_gain: weight_standardization.then(|| Param::from_tensor(Tensor::ones([c_out], device))),
+            ws_gain: weight_standardization
+                .then(|| Param::from_tensor(Tensor::ones([c_out], device))),
             stride,
             activation_gain: activation.nf_gain(),
         }
@@ -102,6 +116,11 @@ impl Conv {
         let [_, _, k, _] = self.weight.dims();
         let pad = k / 2;
         let options = ConvOptions::new([self.stride; 2], [pad; 2], [1; 2], 1);
-        conv2d(x, self.effective_weight(), self.bias.as_ref().map(|b| b.val()), options)
+        conv2d(
+            x,
+            self.effective_weight(),
+            self.bias.as_ref().map(|b| b.val()),
+            options,
+        )
     }
 }

@@ -69,14 +69,28 @@ impl MlpConfig {
         let mut norms = Vec::with_capacity(self.depth);
         let mut d_in = self.input;
         for _ in 0..self.depth {
-            layers.push(Dense::new(d_in, self.width, self.bias, self.init, self.activation, device));
+            layers.push(Dense::new(
+                d_in,
+                self.width,
+                self.bias,
+                self.init,
+                self.activation,
+                device,
+            ));
             norms.push(self.norm.init(&[self.width], device)?);
             d_in = self.width;
         }
         Ok(Mlp {
             layers,
             norms,
-            head: Dense::new(d_in, self.classes, true, self.init, Activation::Linear, device),
+            head: Dense::new(
+                d_in,
+                self.classes,
+                true,
+                self.init,
+                Activation::Linear,
+                device,
+            ),
             activation: self.activation,
             position: self.norm_position,
         })
@@ -103,14 +117,21 @@ pub struct Mlp {
 impl Mlp {
     /// `[N, C, H, W]` (or `[N, d, 1, 1]`) → logits `[N, classes]`; records each hidden layer's
     /// output as `layer{ℓ}` ([`Site::Hidden`]).
-    pub fn forward(&self, x: Tensor<4>, mode: Mode, probe: &mut Probe) -> Result<Tensor<2>, NormError> {
+    pub fn forward(
+        &self,
+        x: Tensor<4>,
+        mode: Mode,
+        probe: &mut Probe,
+    ) -> Result<Tensor<2>, NormError> {
         let [n, c, h, w] = x.dims();
         let mut h = x.reshape([n, c * h * w]);
         for (index, (layer, norm)) in self.layers.iter().zip(&self.norms).enumerate() {
             let z = layer.forward(h);
             h = match self.position {
                 NormPosition::BeforeActivation => self.activation.apply(norm.try_forward(z, mode)?),
-                NormPosition::AfterActivation => norm.try_forward(self.activation.apply(z), mode)?,
+                NormPosition::AfterActivation => {
+                    norm.try_forward(self.activation.apply(z), mode)?
+                }
             };
             h = probe.observe(format!("layer{index}"), Site::Hidden, h);
         }

@@ -76,22 +76,31 @@ impl Probe {
 
     /// Records `h` at `name`/`site` and returns the activation the network continues with
     /// (`h` itself, or `h + tap` when collecting gradients).
-    pub fn observe<const D: usize>(&mut self, name: impl Into<String>, site: Site, h: Tensor<D>) -> Tensor<D> {
+    pub fn observe<const D: usize>(
+        &mut self,
+        name: impl Into<String>,
+        site: Site,
+        h: Tensor<D>,
+    ) -> Tensor<D> {
         if !self.record {
             return h;
         }
         let dims = h.dims();
-        let as4 = |t: Tensor<D>| -> Tensor<4> {
-            let n = dims[0];
-            let c = if D > 1 { dims[1] } else { 1 };
-            let rest = dims.iter().skip(2).product::<usize>().max(1);
-            let width = if D > 3 { dims[3..].iter().product::<usize>() } else { 1 };
-            t.reshape([n, c, rest / width, width])
+        let n = dims[0];
+        let c = if D > 1 { dims[1] } else { 1 };
+        let width = if D > 3 {
+            dims[3..].iter().product::<usize>()
+        } else {
+            1
         };
+        let height = dims.iter().skip(2).product::<usize>().max(1) / width;
+        let shape4 = [n, c, height, width];
         let index = self.observations.iter().filter(|o| o.site == site).count();
+        // The tap is a 4-D leaf (so that its gradient is looked up on the leaf itself), reshaped
+        // to the activation's rank to be added.
         let (out, tap) = if self.taps {
-            let tap = Tensor::<D>::zeros(dims, &h.device()).require_grad();
-            (h.clone().add(tap.clone()), Some(as4(tap)))
+            let tap = Tensor::<4>::zeros(shape4, &h.device()).require_grad();
+            (h.clone().add(tap.clone().reshape(dims)), Some(tap))
         } else {
             (h.clone(), None)
         };
@@ -99,7 +108,7 @@ impl Probe {
             name: name.into(),
             index,
             site,
-            value: as4(h.detach()),
+            value: h.detach().reshape(shape4),
             tap,
         });
         out

@@ -1,0 +1,42 @@
+//! Errors of the analyses.
+
+use std::path::PathBuf;
+
+use normscope_core::NormError;
+
+/// Why an analysis could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    /// A normalizer was mis-configured or mis-fed.
+    #[error(transparent)]
+    Norm(#[from] NormError),
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {key} = {value}: {reason}")]
+    Config {
+        /// The configuration key.
+        key: String,
+        /// The value that came.
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+    /// A data file is missing or malformed.
+    #[error("{}: {reason}", path.display())]
+    Data {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+    /// Output could not be written.
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
+    /// Training diverged (a non-finite loss).
+    #[error("training diverged at step {step}: loss {loss}")]
+    Diverged {
+        /// The step.
+        step: usize,
+        /// The loss.
+        loss: f64,
+    },
+}

@@ -271,11 +271,7 @@ fn run<const D: usize>(c: &mut Criterion, op: Op, dims: [usize; D]) {
 
 fn main() {
     if std::env::var_os("NORMSCOPE_BENCH_FIRST_TOUCH").is_none() {
-        // SAFETY: plain libc calls before any thread starts.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, i32::MAX);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-        }
+        normscope::cli::steady_state_allocator();
     }
     let mut c = Criterion::default()
         .sample_size(10)

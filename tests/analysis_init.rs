@@ -295,3 +295,48 @@ fn metrics_agree_across_backends() {
         }
     }
 }
+
+/// The im2col convolution the models use on NdArray equals burn's direct convolution, values and
+/// both gradients, for 1×1 and 3×3 kernels, strides 1 and 2 and odd sizes.
+#[test]
+fn im2col_convolution_matches_the_direct_one() {
+    use burn::tensor::module::conv2d;
+    use burn::tensor::ops::ConvOptions;
+    use normscope::analysis::models::conv2d_im2col;
+    let device = Device::ndarray().autodiff();
+    for (n, c, o, h, w, k, stride) in [
+        (3, 5, 4, 7, 9, 3, 1),
+        (2, 3, 6, 9, 7, 3, 2),
+        (4, 6, 5, 5, 5, 1, 2),
+        (2, 2, 3, 6, 6, 1, 1),
+    ] {
+        let x = Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.0, 1.0), &device)
+            .require_grad();
+        let weight = Tensor::<4>::random([o, c, k, k], Distribution::Normal(0.0, 1.0), &device)
+            .require_grad();
+        let direct = conv2d(
+            x.clone(),
+            weight.clone(),
+            None,
+            ConvOptions::new([stride; 2], [k / 2; 2], [1; 2], 1),
+        );
+        let im2col = conv2d_im2col(x.clone(), weight.clone(), stride);
+        assert_eq!(direct.dims(), im2col.dims());
+        // A non-uniform upstream gradient, so that every position's gradient differs.
+        let upstream = Tensor::<4>::random(direct.dims(), Distribution::Normal(0.0, 1.0), &device);
+        let max_diff = |a: Tensor<4>, b: Tensor<4>| (a - b).abs().max().into_scalar::<f32>();
+        assert!(max_diff(direct.clone(), im2col.clone()) < 1e-4);
+        let (g1, g2) = (
+            (direct * upstream.clone()).sum().backward(),
+            (im2col * upstream).sum().backward(),
+        );
+        assert!(
+            max_diff(x.grad(&g1).unwrap(), x.grad(&g2).unwrap()) < 1e-4,
+            "dx, case {n} {c} {o} {h} {w} {k} {stride}"
+        );
+        assert!(
+            max_diff(weight.grad(&g1).unwrap(), weight.grad(&g2).unwrap()) < 1e-3,
+            "dW, case {n} {c} {o} {h} {w} {k} {stride}"
+        );
+    }
+}

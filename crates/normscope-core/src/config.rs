@@ -82,6 +82,7 @@ impl NormConfig {
         match self {
             NormConfig::GroupNorm(c) => format!("GroupNorm({})", c.groups),
             NormConfig::GhostBatchNorm(c) => format!("GhostBatchNorm({})", c.virtual_batch_size),
+            NormConfig::NoisyBatchNorm(c) if !c.normalize => "NoiseOnly".to_string(),
             NormConfig::LpBatchNorm(c) => format!(
                 "LpBatchNorm(p={})",
                 match c.p {
@@ -97,14 +98,17 @@ impl NormConfig {
     /// Whether the normalizer's training statistics are taken across the batch (so that train
     /// and eval differ and a batch of one value per channel is an error).
     pub fn uses_batch_statistics(&self) -> bool {
-        !matches!(
-            self,
-            NormConfig::Identity
-                | NormConfig::LayerNorm(_)
-                | NormConfig::GroupNorm(_)
-                | NormConfig::InstanceNorm(_)
-                | NormConfig::RmsNorm(_)
-        )
+        match self {
+            NormConfig::NoisyBatchNorm(c) => c.normalize,
+            other => !matches!(
+                other,
+                NormConfig::Identity
+                    | NormConfig::LayerNorm(_)
+                    | NormConfig::GroupNorm(_)
+                    | NormConfig::InstanceNorm(_)
+                    | NormConfig::RmsNorm(_)
+            ),
+        }
     }
 
     /// Checks the hyper-parameters that do not depend on the feature count.

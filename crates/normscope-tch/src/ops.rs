@@ -6,7 +6,7 @@
 //! | BatchNorm (per-channel, centred) | `_batch_norm_with_update` (cuDNN on CUDA where PyTorch picks it, native elsewhere) | `batch_norm_backward` (same dispatch; native backward if a reserve space would be needed) |
 //! | GroupNorm / InstanceNorm (per group, per-channel affine) | `native_group_norm` | `native_group_norm_backward` |
 //! | LayerNorm (per sample, per-element affine) | `native_layer_norm` | `native_layer_norm_backward` |
-//! | RMSNorm (per sample, not centred) | `_fused_rms_norm` (+ bias) | `_fused_rms_norm_backward` |
+//! | RMSNorm (per sample, not centred) | `_fused_rms_norm` (+ bias) | `_fused_rms_norm_backward` on CUDA; on the CPU (no ATen kernel in torch 2.11) four tch operations |
 //! | per-channel affine (eval mode) | `addcmul` | — |
 
 use tch::Tensor;
@@ -190,17 +190,31 @@ pub fn backward(
         }
         AtenNorm::RmsNorm => {
             let (shape, stats) = sample_shapes(x);
-            let [dx, dw] = aten::rms_norm_backward(
-                grad,
-                x,
-                &shape,
-                &invstd.reshape(stats.as_slice()),
-                &weight.reshape(shape.as_slice()),
-            )?;
+            let rstd = invstd.reshape(stats.as_slice());
+            let w = weight.reshape(shape.as_slice());
             let db = grad.sum_dim_intlist([0i64].as_slice(), false, grad.kind());
+            // torch 2.11 has `_fused_rms_norm_backward` for CUDA only.
+            let (dx, dw) = if x.device() == tch::Device::Cpu {
+                rms_norm_backward_cpu(grad, x, &rstd, &w)
+            } else {
+                let [dx, dw] = aten::rms_norm_backward(grad, x, &shape, &rstd, &w)?;
+                (dx, dw)
+            };
             Ok((dx, flat(dw), flat(db)))
         }
     }
+}
+
+/// RMSNorm's backward with tch operations (ATen has no CPU kernel for it):
+/// `x̂ = x·rstd`, `g = dy ⊙ γ`, `dx = rstd (g − x̂ mean(g x̂))`, `dγ = Σ_n dy x̂`.
+fn rms_norm_backward_cpu(grad: &Tensor, x: &Tensor, rstd: &Tensor, w: &Tensor) -> (Tensor, Tensor) {
+    let sample_dims: Vec<i64> = (1..x.dim() as i64).collect();
+    let xhat = x * rstd;
+    let g = grad * w;
+    let projection = (&g * &xhat).mean_dim(sample_dims.as_slice(), true, g.kind());
+    let dx = (g - &xhat * projection) * rstd;
+    let dw = (grad * &xhat).sum_dim_intlist([0i64].as_slice(), false, grad.kind());
+    (dx, dw)
 }
 
 /// `x · scale + shift` per channel in one pass (`addcmul`).

@@ -2,10 +2,16 @@
 //! metrics over seeds and summarise them. Each takes a device and a progress bar.
 
 pub mod gradient_explosion;
+pub mod gradient_predictiveness;
+pub mod hessian;
 pub mod identity_bias;
+pub mod internal_covariate_shift;
+pub mod lr_range;
+pub mod noisy_batchnorm;
 pub mod rank_collapse;
 pub mod sample_similarity;
 mod stats;
+pub mod training;
 
 pub use stats::Stat;
 

@@ -15,6 +15,8 @@ pub enum Activation {
     Relu,
     /// `tanh x`.
     Tanh,
+    /// `1/(1 + e^{−x})` (Ioffe & Szegedy's MNIST network).
+    Sigmoid,
 }
 
 impl Activation {
@@ -24,14 +26,15 @@ impl Activation {
             Activation::Linear => x,
             Activation::Relu => burn::tensor::activation::relu(x),
             Activation::Tanh => x.tanh(),
+            Activation::Sigmoid => burn::tensor::activation::sigmoid(x),
         }
     }
 
     /// The gain that keeps the forward variance of a layer at one (He et al. 2015; PyTorch's
-    /// `calculate_gain`): √2 for ReLU, 5/3 for tanh, 1 for linear.
+    /// `calculate_gain`): √2 for ReLU, 5/3 for tanh, 1 for linear and sigmoid.
     pub fn gain(self) -> f64 {
         match self {
-            Activation::Linear => 1.0,
+            Activation::Linear | Activation::Sigmoid => 1.0,
             Activation::Relu => std::f64::consts::SQRT_2,
             Activation::Tanh => 5.0 / 3.0,
         }
@@ -41,7 +44,7 @@ impl Activation {
     /// for `x ~ N(0, 1)` (Brock et al. 2021, `nfnets/base.py`: 1.7139 for ReLU, 1.5939 for tanh).
     pub fn nf_gain(self) -> f64 {
         match self {
-            Activation::Linear => 1.0,
+            Activation::Linear | Activation::Sigmoid => 1.0,
             Activation::Relu => 1.713_958_8,
             Activation::Tanh => 1.593_387_3,
         }

@@ -66,23 +66,24 @@ impl MlpConfig {
     /// Builds the network on `device` (seed the device first for a reproducible draw).
     pub fn init(&self, device: &Device) -> Result<Mlp, NormError> {
         let mut layers = Vec::with_capacity(self.depth);
-        let mut norms = Vec::with_capacity(self.depth);
         let mut d_in = self.input;
         for _ in 0..self.depth {
-            layers.push(Dense::new(
+            let dense = Dense::new(
                 d_in,
                 self.width,
                 self.bias,
                 self.init,
                 self.activation,
                 device,
-            ));
-            norms.push(self.norm.init(&[self.width], device)?);
+            );
+            layers.push(MlpLayer {
+                dense,
+                norm: self.norm.init(&[self.width], device)?,
+            });
             d_in = self.width;
         }
         Ok(Mlp {
             layers,
-            norms,
             head: Dense::new(
                 d_in,
                 self.classes,
@@ -97,13 +98,20 @@ impl MlpConfig {
     }
 }
 
+/// One hidden layer: weights, then its normalizer (parameters visited in forward order).
+#[derive(Module, Debug)]
+pub struct MlpLayer {
+    /// The affine map.
+    pub dense: Dense,
+    /// Its normalizer.
+    pub norm: Norm,
+}
+
 /// A multilayer perceptron with a normalizer at every hidden layer.
 #[derive(Module, Debug)]
 pub struct Mlp {
     /// Hidden layers.
-    pub layers: Vec<Dense>,
-    /// One normalizer per hidden layer.
-    pub norms: Vec<Norm>,
+    pub layers: Vec<MlpLayer>,
     /// Output layer.
     pub head: Dense,
     /// Hidden nonlinearity.
@@ -116,7 +124,8 @@ pub struct Mlp {
 
 impl Mlp {
     /// `[N, C, H, W]` (or `[N, d, 1, 1]`) → logits `[N, classes]`; records each hidden layer's
-    /// output as `layer{ℓ}` ([`Site::Hidden`]).
+    /// nonlinearity input as `layer{ℓ}.pre` ([`Site::PreActivation`]) and its output as
+    /// `layer{ℓ}` ([`Site::Hidden`]).
     pub fn forward(
         &self,
         x: Tensor<4>,
@@ -125,12 +134,17 @@ impl Mlp {
     ) -> Result<Tensor<2>, NormError> {
         let [n, c, h, w] = x.dims();
         let mut h = x.reshape([n, c * h * w]);
-        for (index, (layer, norm)) in self.layers.iter().zip(&self.norms).enumerate() {
-            let z = layer.forward(h);
+        for (index, layer) in self.layers.iter().enumerate() {
+            let z = layer.dense.forward(h);
             h = match self.position {
-                NormPosition::BeforeActivation => self.activation.apply(norm.try_forward(z, mode)?),
+                NormPosition::BeforeActivation => {
+                    let pre = layer.norm.try_forward(z, mode)?;
+                    let pre = probe.observe(format!("layer{index}.pre"), Site::PreActivation, pre);
+                    self.activation.apply(pre)
+                }
                 NormPosition::AfterActivation => {
-                    norm.try_forward(self.activation.apply(z), mode)?
+                    let pre = probe.observe(format!("layer{index}.pre"), Site::PreActivation, z);
+                    layer.norm.try_forward(self.activation.apply(pre), mode)?
                 }
             };
             h = probe.observe(format!("layer{index}"), Site::Hidden, h);

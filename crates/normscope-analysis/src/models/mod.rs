@@ -7,14 +7,16 @@ mod init;
 mod layers;
 mod mlp;
 mod network;
+mod params;
 mod probe;
 mod resnet;
 mod vgg;
 
 pub use init::{Activation, Init};
-pub use layers::{Conv, Dense};
-pub use mlp::{Mlp, MlpConfig, NormPosition};
+pub use layers::{Conv, Dense, conv2d_im2col};
+pub use mlp::{Mlp, MlpConfig, MlpLayer, NormPosition};
 pub use network::{Network, NetworkConfig};
+pub use params::{ParamLayout, ParamSlot};
 pub use probe::{Observation, Probe, Site};
 pub use resnet::{Block, FixupScalars, ResNet, ResNetConfig, Residual};
 pub use vgg::{Vgg, VggConfig, VggLayer, VggVariant};

@@ -15,6 +15,8 @@ pub enum Site {
     Skip,
     /// A residual block's residual-branch output before the addition.
     Branch,
+    /// The input of a hidden layer's nonlinearity (Ioffe & Szegedy 2015, Fig. 1's "sigmoid input").
+    PreActivation,
 }
 
 /// One recorded representation, shaped `[N, C, H, W]` (an MLP's `[N, d]` is `[N, d, 1, 1]`).

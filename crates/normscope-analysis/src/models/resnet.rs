@@ -94,19 +94,20 @@ pub struct FixupScalars {
     pub scale: Param<Tensor<1>>,
 }
 
-/// One pre-activation residual block.
+/// One pre-activation residual block (fields in forward order, so that parameters are visited
+/// in the order they act).
 #[derive(Module, Debug)]
 pub struct Block {
     /// Normalizer before the first convolution (Standard, SkipInit).
     pub norm1: Option<Norm>,
-    /// Normalizer before the second convolution (Standard, SkipInit).
-    pub norm2: Option<Norm>,
-    /// First 3×3 convolution (stride 2 in a stage's first block after the first stage).
-    pub conv1: Conv,
-    /// Second 3×3 convolution.
-    pub conv2: Conv,
     /// 1×1 projection of the skip path when the shape changes.
     pub projection: Option<Conv>,
+    /// First 3×3 convolution (stride 2 in a stage's first block after the first stage).
+    pub conv1: Conv,
+    /// Normalizer before the second convolution (Standard, SkipInit).
+    pub norm2: Option<Norm>,
+    /// Second 3×3 convolution.
+    pub conv2: Conv,
     /// SkipInit's learnable branch scalar.
     pub skip_gain: Option<Param<Tensor<1>>>,
     /// Fixup's scalars.

@@ -114,15 +114,38 @@ impl std::fmt::Display for Table {
                 .unwrap_or(0)
         };
         let widths: Vec<usize> = (0..columns).map(width).collect();
+        // Numbers align right, words (labels, verdicts) left.
+        let numeric = |s: &str| {
+            let head = s.split([' ', '±']).next().unwrap_or("");
+            s == "—"
+                || head
+                    .trim_end_matches(['×', '%', 's'])
+                    .parse::<f64>()
+                    .is_ok()
+        };
+        let left: Vec<bool> = (0..columns)
+            .map(|c| {
+                self.rows
+                    .iter()
+                    .filter_map(|r| r.get(c))
+                    .any(|cell| !numeric(cell))
+            })
+            .collect();
         let line = |cells: &[String]| {
             cells
                 .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c:>w$}"))
+                .zip(widths.iter().zip(&left))
+                .map(|(c, (w, &left))| {
+                    if left {
+                        format!("{c:<w$}")
+                    } else {
+                        format!("{c:>w$}")
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("  ")
         };
-        writeln!(f, "{}", line(&self.header))?;
+        writeln!(f, "{}", line(&self.header).trim_end())?;
         writeln!(
             f,
             "{}",
@@ -133,7 +156,7 @@ impl std::fmt::Display for Table {
                 .join("  ")
         )?;
         for row in &self.rows {
-            writeln!(f, "{}", line(row))?;
+            writeln!(f, "{}", line(row).trim_end())?;
         }
         Ok(())
     }

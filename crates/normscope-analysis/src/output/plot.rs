@@ -29,6 +29,9 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// `(x, low, high)` around the line.
     pub band: Vec<(f64, f64, f64)>,
+    /// Points only, no line (a scatter plot).
+    #[serde(default)]
+    pub scatter: bool,
 }
 
 impl Series {
@@ -38,6 +41,15 @@ impl Series {
             name: name.into(),
             points,
             band: vec![],
+            scatter: false,
+        }
+    }
+
+    /// Points without a line.
+    pub fn points(name: impl Into<String>, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            scatter: true,
+            ..Series::line(name, points)
         }
     }
 
@@ -66,6 +78,25 @@ pub struct Chart {
 }
 
 const SIZE: (u32, u32) = (720, 440);
+
+/// Matplotlib's "tab10" colours: distinct and readable on white.
+const TAB10: [(u8, u8, u8); 10] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+];
+
+fn colour(i: usize) -> RGBAColor {
+    let (r, g, b) = TAB10[i % TAB10.len()];
+    RGBColor(r, g, b).to_rgba()
+}
 
 impl Chart {
     /// A chart with linear axes.
@@ -144,7 +175,43 @@ impl Chart {
         let plot_error = |e: &dyn std::fmt::Display| OutputError::Plot(e.to_string());
         root.fill(&WHITE).map_err(|e| plot_error(&e))?;
         let ((x0, x1), (y0, y1)) = self.ranges();
-        let mut builder = ChartBuilder::on(&root);
+        // The legend stands in its own strip right of the plot, so it never hides a point.
+        let legend = self.series.len() > 1;
+        let legend_width = if legend {
+            self.series
+                .iter()
+                .map(|s| s.name.chars().count())
+                .max()
+                .unwrap_or(0) as u32
+                * 7
+                + 40
+        } else {
+            0
+        };
+        let (plot_area, legend_area) =
+            root.split_horizontally(root.dim_in_pixel().0 - legend_width);
+        if legend {
+            for (i, s) in self.series.iter().enumerate() {
+                let y = 48 + 18 * i as i32;
+                let color = colour(i);
+                if s.scatter {
+                    legend_area
+                        .draw(&Circle::new((12, y), 5, color.filled()))
+                        .map_err(|e| plot_error(&e))?;
+                } else {
+                    legend_area
+                        .draw(&PathElement::new(
+                            vec![(4, y), (20, y)],
+                            color.stroke_width(2),
+                        ))
+                        .map_err(|e| plot_error(&e))?;
+                }
+                legend_area
+                    .draw(&Text::new(s.name.clone(), (26, y - 7), ("sans-serif", 12)))
+                    .map_err(|e| plot_error(&e))?;
+            }
+        }
+        let mut builder = ChartBuilder::on(&plot_area);
         builder
             .caption(&self.title, ("sans-serif", 18))
             .margin(12)
@@ -161,7 +228,7 @@ impl Chart {
                     .draw()
                     .map_err(|e| plot_error(&e))?;
                 for (i, s) in self.series.iter().enumerate() {
-                    let color = Palette99::pick(i).to_rgba();
+                    let color = colour(i);
                     if !s.band.is_empty() {
                         let mut outline: Vec<(f64, f64)> =
                             s.band.iter().map(|b| (b.0, b.2)).collect();
@@ -181,29 +248,20 @@ impl Chart {
                             p.0.is_finite() && p.1.is_finite() && (!self.log_y || p.1 > 0.0)
                         })
                         .collect();
-                    chart
-                        .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-                        .map_err(|e| plot_error(&e))?
-                        .label(&s.name)
-                        .legend(move |(x, y)| {
-                            PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-                        });
+                    if !s.scatter {
+                        chart
+                            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                            .map_err(|e| plot_error(&e))?;
+                    }
+                    let radius = if s.scatter { 5 } else { 2 };
                     chart
                         .draw_series(
                             points
                                 .into_iter()
-                                .map(|p| Circle::new(p, 2, color.filled())),
+                                .map(|p| Circle::new(p, radius, color.filled())),
                         )
                         .map_err(|e| plot_error(&e))?;
                 }
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK.mix(0.3))
-                    .label_font(("sans-serif", 12))
-                    .position(SeriesLabelPosition::UpperRight)
-                    .draw()
-                    .map_err(|e| plot_error(&e))?;
             }};
         }
         match (self.log_x, self.log_y) {

@@ -29,6 +29,9 @@ norm_config! {
         eps / with_eps: f64 = 1e-5,
         /// Learnable per-channel `γ`, `β`. Default true.
         affine / with_affine: bool = true,
+        /// Normalize before adding the noise. `false` gives "the same noise without BatchNorm",
+        /// the control of Santurkar et al.'s experiment. Default true.
+        normalize / with_normalize: bool = true,
     }
 }
 
@@ -77,6 +80,7 @@ impl NoisyBatchNormConfig {
             .init(num_features, device)?;
         Ok(NoisyBatchNorm {
             inner,
+            normalize: self.normalize,
             noise_mean_max: self.noise_mean_max,
             noise_std_min: self.noise_std_min,
             noise_std_max: self.noise_std_max,
@@ -89,10 +93,13 @@ impl NoisyBatchNormConfig {
 /// at each training forward, per channel `j`, draw `μ_j ~ U(−a, a)` and `σ_j ~ U(s_lo, s_hi)`;
 /// then every activation of every sample becomes `y + ε` with `ε ~ N(μ_j, σ_j²)` i.i.d. The noise
 /// comes from the device's random generator (seed it with `Device::seed`). Eval: plain BatchNorm.
+/// With `normalize = false` the layer is the noise alone (identity in eval).
 #[derive(Module, Debug)]
 pub struct NoisyBatchNorm {
     /// The BatchNorm before the noise.
     pub inner: BatchNorm,
+    /// Whether the BatchNorm runs (false: the noise alone).
+    pub normalize: bool,
     /// `a` of the per-step mean draw.
     pub noise_mean_max: f64,
     /// `s_lo` of the per-step standard-deviation draw.
@@ -115,10 +122,18 @@ impl Normalization for NoisyBatchNorm {
         let c = self.inner.num_features;
         check_channels(NAME, &dims, c)?;
         if !mode.is_train() {
-            return self.inner.forward_eval(NAME, x);
+            return if self.normalize {
+                self.inner.forward_eval(NAME, x)
+            } else {
+                Ok(x)
+            };
         }
         let device = x.device();
-        let normalized = as_ncs(self.inner.forward_batch(NAME, x, true)?);
+        let normalized = if self.normalize {
+            as_ncs(self.inner.forward_batch(NAME, x, true)?)
+        } else {
+            as_ncs(x)
+        };
         let a = self.noise_mean_max;
         let mean = uniform(c, -a, a, &device);
         let std = uniform(c, self.noise_std_min, self.noise_std_max, &device);

@@ -135,7 +135,7 @@ mod libtorch {
                         };
                     }
                     Err(error) => {
-                        tracing::warn!("{norm:?} forward: {error}; using the composed path")
+                        tracing::debug!("{norm:?} forward: {error}; using the composed path")
                     }
                 }
             }
@@ -169,7 +169,7 @@ mod libtorch {
                         };
                     }
                     Err(error) => {
-                        tracing::warn!("{norm:?} backward: {error}; using the composed path")
+                        tracing::debug!("{norm:?} backward: {error}; using the composed path")
                     }
                 }
             }

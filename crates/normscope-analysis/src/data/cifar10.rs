@@ -1,0 +1,86 @@
+//! CIFAR-10 from its binary distribution (`cifar-10-batches-bin`): `data_batch_1.bin` …
+//! `data_batch_5.bin` and `test_batch.bin`, each record one label byte and 3072 pixel bytes
+//! (the red, green and blue 32×32 planes, row-major).
+
+use std::path::Path;
+
+use super::Dataset;
+use crate::AnalysisError;
+
+const RECORD: usize = 1 + 3 * 32 * 32;
+
+fn data_error(path: &Path, reason: impl Into<String>) -> AnalysisError {
+    AnalysisError::Data {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// Reads one CIFAR-10 binary batch file (pixels scaled to `[0, 1]`).
+pub fn read_batch(path: &Path) -> Result<Dataset, AnalysisError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| data_error(path, format!("cannot read the CIFAR-10 batch file: {e}")))?;
+    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+        return Err(data_error(
+            path,
+            format!(
+                "a CIFAR-10 binary batch is a whole number of {RECORD}-byte records, got {} bytes (truncated or not a CIFAR-10 file)",
+                bytes.len()
+            ),
+        ));
+    }
+    let count = bytes.len() / RECORD;
+    let mut images = Vec::with_capacity(count * (RECORD - 1));
+    let mut labels = Vec::with_capacity(count);
+    for (i, record) in bytes.chunks_exact(RECORD).enumerate() {
+        let label = record[0] as usize;
+        if label >= 10 {
+            return Err(data_error(
+                path,
+                format!("record {i} has label {label}; CIFAR-10 labels are 0..=9"),
+            ));
+        }
+        labels.push(label);
+        images.extend(record[1..].iter().map(|&b| b as f32 / 255.0));
+    }
+    Ok(Dataset {
+        shape: [3, 32, 32],
+        classes: 10,
+        images,
+        labels,
+    })
+}
+
+/// The training set (`data_batch_1.bin` … `data_batch_5.bin`, whichever of them exist, at least
+/// one) and the test set (`test_batch.bin`) from `dir`.
+pub fn load(dir: &Path) -> Result<(Dataset, Dataset), AnalysisError> {
+    if !dir.is_dir() {
+        return Err(data_error(
+            dir,
+            "not a directory (expected CIFAR-10's `cifar-10-batches-bin`)",
+        ));
+    }
+    let mut train: Option<Dataset> = None;
+    for k in 1..=5 {
+        let path = dir.join(format!("data_batch_{k}.bin"));
+        if !path.exists() {
+            continue;
+        }
+        let batch = read_batch(&path)?;
+        match &mut train {
+            None => train = Some(batch),
+            Some(t) => {
+                t.images.extend(batch.images);
+                t.labels.extend(batch.labels);
+            }
+        }
+    }
+    let train = train.ok_or_else(|| {
+        data_error(
+            &dir.join("data_batch_1.bin"),
+            "missing: no CIFAR-10 training batch in the directory",
+        )
+    })?;
+    let test = read_batch(&dir.join("test_batch.bin"))?;
+    Ok((train, test))
+}

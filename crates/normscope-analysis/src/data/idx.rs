@@ -1,0 +1,157 @@
+//! MNIST and Fashion-MNIST from their IDX files (raw or gzipped): `train-images-idx3-ubyte`,
+//! `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte` (with or
+//! without `.gz`).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::Dataset;
+use crate::AnalysisError;
+
+fn data_error(path: &Path, reason: impl Into<String>) -> AnalysisError {
+    AnalysisError::Data {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// The four files, each raw or with `.gz`: training images and labels, test images and labels.
+pub const FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+/// `name` or `name.gz` in `dir`, whichever exists.
+fn find(dir: &Path, name: &str) -> Result<PathBuf, AnalysisError> {
+    let raw = dir.join(name);
+    let gz = dir.join(format!("{name}.gz"));
+    if raw.exists() {
+        Ok(raw)
+    } else if gz.exists() {
+        Ok(gz)
+    } else {
+        Err(data_error(
+            &raw,
+            "missing (neither the file nor its .gz is in the directory)",
+        ))
+    }
+}
+
+/// The file's bytes, gunzipped when they start with the gzip magic.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, AnalysisError> {
+    let bytes = std::fs::read(path).map_err(|e| data_error(path, format!("cannot read: {e}")))?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = vec![];
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .map_err(|e| data_error(path, format!("corrupt gzip stream: {e}")))?;
+        Ok(out)
+    } else {
+        Ok(bytes)
+    }
+}
+
+/// Parses an IDX file of unsigned bytes with `expected_dims` dimensions: `(dims, data)`.
+pub fn parse(
+    path: &Path,
+    bytes: &[u8],
+    expected_dims: u8,
+) -> Result<(Vec<usize>, Vec<u8>), AnalysisError> {
+    if bytes.len() < 4 {
+        return Err(data_error(
+            path,
+            format!("too short for an IDX header ({} bytes)", bytes.len()),
+        ));
+    }
+    if bytes[0] != 0 || bytes[1] != 0 {
+        return Err(data_error(
+            path,
+            "not an IDX file (the magic number must start with two zero bytes)",
+        ));
+    }
+    if bytes[2] != 0x08 {
+        return Err(data_error(
+            path,
+            format!(
+                "IDX element type 0x{:02x}; expected 0x08 (unsigned byte)",
+                bytes[2]
+            ),
+        ));
+    }
+    if bytes[3] != expected_dims {
+        return Err(data_error(
+            path,
+            format!(
+                "IDX file with {} dimensions; expected {expected_dims}",
+                bytes[3]
+            ),
+        ));
+    }
+    let header = 4 + 4 * expected_dims as usize;
+    if bytes.len() < header {
+        return Err(data_error(path, "truncated IDX header"));
+    }
+    let dims: Vec<usize> = (0..expected_dims as usize)
+        .map(|d| {
+            u32::from_be_bytes(bytes[4 + 4 * d..8 + 4 * d].try_into().expect("4 bytes")) as usize
+        })
+        .collect();
+    let len: usize = dims.iter().product();
+    let data = &bytes[header..];
+    if data.len() != len {
+        return Err(data_error(
+            path,
+            format!(
+                "the header announces {dims:?} = {len} values but the file holds {} (truncated or corrupt)",
+                data.len()
+            ),
+        ));
+    }
+    Ok((dims, data.to_vec()))
+}
+
+fn load_split(dir: &Path, images: &str, labels: &str) -> Result<Dataset, AnalysisError> {
+    let images_path = find(dir, images)?;
+    let labels_path = find(dir, labels)?;
+    let (dims, pixels) = parse(&images_path, &read_bytes(&images_path)?, 3)?;
+    let (ldims, labels) = parse(&labels_path, &read_bytes(&labels_path)?, 1)?;
+    if dims[0] != ldims[0] {
+        return Err(data_error(
+            &labels_path,
+            format!(
+                "{} labels for {} images in {}",
+                ldims[0],
+                dims[0],
+                images_path.display()
+            ),
+        ));
+    }
+    if let Some((i, &l)) = labels.iter().enumerate().find(|(_, l)| **l >= 10) {
+        return Err(data_error(
+            &labels_path,
+            format!("label {i} is {l}; expected 0..=9"),
+        ));
+    }
+    Ok(Dataset {
+        shape: [1, dims[1], dims[2]],
+        classes: 10,
+        images: pixels.iter().map(|&b| b as f32 / 255.0).collect(),
+        labels: labels.iter().map(|&l| l as usize).collect(),
+    })
+}
+
+/// `(train, test)` from the four IDX files in `dir` (MNIST and Fashion-MNIST share the names).
+pub fn load(dir: &Path) -> Result<(Dataset, Dataset), AnalysisError> {
+    if !dir.is_dir() {
+        return Err(data_error(
+            dir,
+            "not a directory (expected the four MNIST/Fashion-MNIST IDX files)",
+        ));
+    }
+    Ok((
+        load_split(dir, FILES[0], FILES[1])?,
+        load_split(dir, FILES[2], FILES[3])?,
+    ))
+}

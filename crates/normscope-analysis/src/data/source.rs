@@ -1,0 +1,127 @@
+//! Where an experiment's data comes from.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Dataset, SyntheticConfig, cifar10, idx};
+use crate::AnalysisError;
+
+/// A dataset: generated in-process (the default) or read from standard files in a directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DataSource {
+    /// The synthetic image task.
+    Synthetic(SyntheticConfig),
+    /// CIFAR-10's binary batches in `dir`.
+    Cifar10 {
+        /// Directory of `data_batch_*.bin` and `test_batch.bin`.
+        dir: PathBuf,
+    },
+    /// MNIST's IDX files in `dir`.
+    Mnist {
+        /// Directory of the four IDX files.
+        dir: PathBuf,
+    },
+    /// Fashion-MNIST's IDX files in `dir`.
+    FashionMnist {
+        /// Directory of the four IDX files.
+        dir: PathBuf,
+    },
+}
+
+impl Default for DataSource {
+    fn default() -> Self {
+        DataSource::Synthetic(SyntheticConfig::default())
+    }
+}
+
+impl DataSource {
+    /// `(train, test)`, every channel standardized with the training set's mean and std.
+    pub fn load(&self) -> Result<(Dataset, Dataset), AnalysisError> {
+        let (mut train, mut test) = match self {
+            DataSource::Synthetic(config) => config.generate(),
+            DataSource::Cifar10 { dir } => cifar10::load(dir)?,
+            DataSource::Mnist { dir } | DataSource::FashionMnist { dir } => idx::load(dir)?,
+        };
+        let stats = train.channel_stats();
+        train.standardize(&stats);
+        test.standardize(&stats);
+        Ok((train, test))
+    }
+
+    /// Checks, without loading them, that the data's files are there and readable: the
+    /// directory can be listed and holds the files the loader needs.
+    pub fn check(&self) -> Result<(), AnalysisError> {
+        let (dir, needed): (&PathBuf, Vec<String>) = match self {
+            DataSource::Synthetic(_) => return Ok(()),
+            DataSource::Cifar10 { dir } => (
+                dir,
+                vec!["data_batch_1.bin".into(), "test_batch.bin".into()],
+            ),
+            DataSource::Mnist { dir } | DataSource::FashionMnist { dir } => {
+                (dir, idx::FILES.iter().map(|f| f.to_string()).collect())
+            }
+        };
+        let error = |reason: String| AnalysisError::Data {
+            path: dir.clone(),
+            reason,
+        };
+        let names: Vec<String> = std::fs::read_dir(dir)
+            .map_err(|e| error(format!("cannot read the {} directory: {e}", self.name())))?
+            .filter_map(|entry| {
+                entry
+                    .ok()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+            })
+            .collect();
+        for file in needed {
+            if !names
+                .iter()
+                .any(|n| *n == file || *n == format!("{file}.gz"))
+            {
+                return Err(error(format!(
+                    "no `{file}` in the directory: not a {} directory",
+                    self.name()
+                )));
+            }
+            let path = dir.join(if names.contains(&file) {
+                file.clone()
+            } else {
+                format!("{file}.gz")
+            });
+            std::fs::File::open(&path).map_err(|e| AnalysisError::Data {
+                path,
+                reason: format!("cannot be read: {e}"),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// `[channels, height, width]` of the images.
+    pub fn image_shape(&self) -> [usize; 3] {
+        match self {
+            DataSource::Synthetic(s) => [s.channels, s.size, s.size],
+            DataSource::Cifar10 { .. } => [3, 32, 32],
+            DataSource::Mnist { .. } | DataSource::FashionMnist { .. } => [1, 28, 28],
+        }
+    }
+
+    /// Number of classes.
+    pub fn classes(&self) -> usize {
+        match self {
+            DataSource::Synthetic(s) => s.classes,
+            _ => 10,
+        }
+    }
+
+    /// A short name for tables.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DataSource::Synthetic(_) => "synthetic",
+            DataSource::Cifar10 { .. } => "CIFAR-10",
+            DataSource::Mnist { .. } => "MNIST",
+            DataSource::FashionMnist { .. } => "Fashion-MNIST",
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Learning-rate schedules.
+
+use serde::{Deserialize, Serialize};
+
+/// How the learning rate changes with the step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Schedule {
+    /// The base rate throughout.
+    #[default]
+    Constant,
+    /// Multiply by `gamma` at each milestone step (PyTorch's `MultiStepLR`).
+    Step {
+        /// Steps at which the rate is multiplied.
+        milestones: Vec<usize>,
+        /// The factor.
+        gamma: f64,
+    },
+    /// Cosine decay from the base rate to `min_fraction` of it over the run.
+    Cosine {
+        /// Final rate as a fraction of the base.
+        min_fraction: f64,
+    },
+    /// Linear warm-up over `steps`, then constant.
+    Warmup {
+        /// Warm-up steps.
+        steps: usize,
+    },
+}
+
+impl Schedule {
+    /// The rate at `step` (0-based) of a run of `total` steps with base rate `base`.
+    pub fn rate(&self, base: f64, step: usize, total: usize) -> f64 {
+        match self {
+            Schedule::Constant => base,
+            Schedule::Step { milestones, gamma } => {
+                base * gamma.powi(milestones.iter().filter(|&&m| step >= m).count() as i32)
+            }
+            Schedule::Cosine { min_fraction } => {
+                let t = step as f64 / total.max(1) as f64;
+                let min = base * min_fraction;
+                min + 0.5 * (base - min) * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+            Schedule::Warmup { steps } => {
+                if step < *steps {
+                    base * (step + 1) as f64 / *steps as f64
+                } else {
+                    base
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,501 @@
+//! Training dynamics: the landscape, Hessian and covariate-shift metrics on objectives with known
+//! answers, a short BN-vs-plain run at a learning rate picked from the measured range, the
+//! loaders on files written here in the real formats, and checkpoint/resume.
+#![allow(deprecated)]
+
+mod common;
+
+use std::io::Write;
+
+use burn::tensor::Device;
+use normscope::NormConfig;
+use normscope::analysis::data::{DataSource, SyntheticConfig, cifar10, idx};
+use normscope::analysis::experiments::lr_range::{LrRangeConfig, run as lr_range};
+use normscope::analysis::experiments::training::Setup;
+use normscope::analysis::metrics::gradient_predictiveness::{default_multiples, landscape};
+use normscope::analysis::metrics::hessian::{hessian_vector, hutchinson_trace, top_eigenvalue};
+use normscope::analysis::metrics::internal_covariate_shift::internal_covariate_shift;
+use normscope::analysis::metrics::lr_range::{LrOutcome, steps_to_target};
+use normscope::analysis::models::{MlpConfig, NetworkConfig, ParamLayout, ResNetConfig};
+use normscope::analysis::train::{
+    BatchObjective, Objective, Quadratic, TrainConfig, Trainer, norm,
+};
+use normscope::analysis::{AnalysisError, experiments};
+
+/// A symmetric matrix `Q diag(λ) Qᵀ` with `Q` orthonormal (Gram–Schmidt of a fixed matrix).
+fn symmetric(eigenvalues: &[f64]) -> Vec<f64> {
+    let n = eigenvalues.len();
+    let mut q: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| ((i * 7 + j * 3) % 11) as f64 - 5.0 + if i == j { 9.0 } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    for i in 0..n {
+        for k in 0..i {
+            let d: f64 = (0..n).map(|j| q[i][j] * q[k][j]).sum();
+            for j in 0..n {
+                q[i][j] -= d * q[k][j];
+            }
+        }
+        let nrm = norm(&q[i]);
+        q[i].iter_mut().for_each(|v| *v /= nrm);
+    }
+    let mut a = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            a[i * n + j] = (0..n).map(|k| q[k][i] * eigenvalues[k] * q[k][j]).sum();
+        }
+    }
+    a
+}
+
+#[test]
+fn beta_smoothness_is_the_curvature_along_the_gradient_on_a_quadratic() {
+    // A = diag(1, 4, 9): at w − c = e₃ the gradient is 9e₃, an eigenvector, and
+    // ‖∇L(w) − ∇L(w − ηg)‖/‖ηg‖ = ‖A g‖/‖g‖ = 9 for every η.
+    let mut q = Quadratic {
+        a: vec![1.0, 0.0, 0.0, 0.0, 4.0, 0.0, 0.0, 0.0, 9.0],
+        center: vec![0.5, -1.0, 2.0],
+    };
+    let w = [0.5, -1.0, 3.0];
+    let l = landscape(&mut q, &w, 0.01, &default_multiples()).unwrap();
+    assert!(
+        (l.beta_smoothness - 9.0).abs() < 1e-9,
+        "β = {}",
+        l.beta_smoothness
+    );
+    // Off an eigenvector it is ‖Ag‖/‖g‖, between the extreme eigenvalues.
+    let w = [1.5, 0.0, 2.5];
+    let (_, g) = q.evaluate(&w).unwrap();
+    let expected = norm(&q.apply(&g)) / norm(&g);
+    let l = landscape(&mut q, &w, 0.01, &default_multiples()).unwrap();
+    assert!((l.beta_smoothness - expected).abs() < 1e-9 && expected > 1.0 && expected < 9.0);
+    // The loss band of a quadratic along −g: L(w − ηg) for the grid's η.
+    let lo = l.losses.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    assert_eq!(l.loss_band.0, lo);
+}
+
+#[test]
+fn power_iteration_and_hutchinson_recover_a_known_spectrum() {
+    let eigenvalues = [5.0, 2.0, 1.0, 0.5, -0.3, 0.1];
+    let mut q = Quadratic {
+        a: symmetric(&eigenvalues),
+        center: vec![0.0; 6],
+    };
+    let w = vec![0.3, -0.2, 0.1, 0.0, 0.5, -0.4];
+    // The finite-difference Hessian-vector product is exact on a quadratic (up to rounding).
+    let v = [1.0, 2.0, -1.0, 0.0, 0.5, 3.0];
+    let hv = hessian_vector(&mut q, &w, &v).unwrap();
+    let exact = q.apply(&v);
+    assert!(hv.iter().zip(&exact).all(|(a, b)| (a - b).abs() < 1e-8));
+
+    let top = top_eigenvalue(&mut q, &w, 200, 1e-10, 3).unwrap();
+    assert!(
+        top.converged && (top.value - 5.0).abs() < 1e-6,
+        "top eigenvalue {top:?}"
+    );
+
+    // Rademacher probes: Var(vᵀAv) = 2 Σ_{i≠j} A_ij², so 4000 probes give a standard error of
+    // ~0.03 here; the estimate must fall within 4 standard errors of tr A = 8.3.
+    let trace = hutchinson_trace(&mut q, &w, 4000, 7).unwrap();
+    let true_trace: f64 = eigenvalues.iter().sum();
+    assert!(
+        (trace.value - true_trace).abs() < 4.0 * trace.std_error + 1e-9,
+        "trace {trace:?} vs {true_trace}"
+    );
+    assert!(trace.std_error < 0.1);
+}
+
+fn small_mlp(norm: NormConfig) -> NetworkConfig {
+    NetworkConfig::Mlp(MlpConfig {
+        width: 32,
+        depth: 4,
+        norm,
+        ..Default::default()
+    })
+}
+
+fn small_data() -> (
+    normscope::analysis::data::Dataset,
+    normscope::analysis::data::Dataset,
+) {
+    DataSource::Synthetic(SyntheticConfig {
+        size: 8,
+        train: 512,
+        test: 128,
+        ..Default::default()
+    })
+    .load()
+    .unwrap()
+}
+
+#[test]
+fn covariate_shift_is_exactly_zero_when_the_preceding_layers_are_frozen() {
+    let device = Device::ndarray();
+    let (train, _) = small_data();
+    let network = small_mlp(NormConfig::default()).for_data(train.shape, train.classes);
+    let mut trainer = Trainer::new(
+        &network,
+        TrainConfig {
+            lr: 0.1,
+            batch_size: 32,
+            ..Default::default()
+        },
+        &device,
+    )
+    .unwrap();
+    let (x, y) = trainer.next_tensors(&train);
+    let layout = ParamLayout::of(&trainer.model);
+    let before = layout.values(&trainer.model);
+    let mut objective = BatchObjective::new(
+        &network,
+        &trainer.model,
+        x.clone(),
+        y.clone(),
+        normscope::Mode::Train,
+        0,
+    )
+    .unwrap();
+    let head_weight = layout
+        .slots
+        .iter()
+        .filter(|s| s.is_weight())
+        .last()
+        .unwrap()
+        .offset;
+
+    // Only the classifier (the last weight layer and what follows it) takes a step.
+    let grads = objective.evaluate(&before).unwrap().1;
+    let mut frozen = before.clone();
+    for i in head_weight..frozen.len() {
+        frozen[i] -= 0.1 * grads[i];
+    }
+    for shift in internal_covariate_shift(&mut objective, &layout, &before, &frozen).unwrap() {
+        assert_eq!(shift.l2, 0.0, "layer {}: {shift:?}", shift.layer);
+        // G = G′ exactly; their cosine is 1 up to the rounding of the norms.
+        assert!((shift.cosine - 1.0).abs() < 1e-12, "{shift:?}");
+    }
+    // A real step of every layer shifts the gradients of the layers after the first.
+    trainer.step_on(x, y).unwrap();
+    let after = layout.values(&trainer.model);
+    let shifts = internal_covariate_shift(&mut objective, &layout, &before, &after).unwrap();
+    assert_eq!(shifts[0].l2, 0.0, "nothing precedes the first layer");
+    assert!(shifts[1..].iter().all(|s| s.l2 > 0.0), "{shifts:?}");
+}
+
+/// BatchNorm reaches a loss target in fewer steps than no normalization at a learning rate at
+/// which both train — the largest such rate of a measured range — and its β-smoothness over the
+/// first steps is lower. The network is a small pre-activation ResNet, the convolutional kind of
+/// network of Santurkar et al.'s experiments.
+#[test]
+fn batch_norm_trains_faster_and_smoother_at_a_shared_learning_rate() {
+    let device = Device::ndarray();
+    let data = DataSource::Synthetic(SyntheticConfig {
+        size: 8,
+        train: 1024,
+        test: 128,
+        ..Default::default()
+    });
+    let setup = Setup {
+        network: NetworkConfig::ResNet(ResNetConfig {
+            blocks: 2,
+            stages: 2,
+            width: 8,
+            size: 8,
+            ..Default::default()
+        }),
+        data: data.clone(),
+        train: TrainConfig {
+            steps: 120,
+            batch_size: 32,
+            ..Default::default()
+        },
+    };
+    let config = LrRangeConfig {
+        setup: setup.clone(),
+        norms: vec![NormConfig::Identity, NormConfig::default()],
+        lrs: vec![0.01, 0.03, 0.1, 0.3],
+        target_loss: 1.0,
+        window: 10,
+        seeds: 1,
+    };
+    let points = lr_range(&config, &device, &experiments::no_progress()).unwrap();
+    for p in &points {
+        eprintln!(
+            "{:>9} lr {:<5} final loss {:.3} steps to 1.0 {:?} diverged {}",
+            p.norm,
+            p.outcome.lr,
+            p.outcome.final_loss,
+            p.outcome.steps_to_target,
+            p.outcome.diverged
+        );
+    }
+    let outcome = |norm: &str, lr: f64| -> LrOutcome {
+        points
+            .iter()
+            .find(|p| p.norm == norm && p.outcome.lr == lr)
+            .unwrap()
+            .outcome
+            .clone()
+    };
+    let trains = |o: &LrOutcome| !o.diverged && o.final_loss < 1.5;
+    let shared = config
+        .lrs
+        .iter()
+        .copied()
+        .filter(|&lr| trains(&outcome("Identity", lr)) && trains(&outcome("BatchNorm", lr)))
+        .fold(f64::NAN, f64::max);
+    assert!(
+        shared.is_finite(),
+        "no learning rate at which both train: {points:?}"
+    );
+    let (plain, bn) = (outcome("Identity", shared), outcome("BatchNorm", shared));
+    let never = usize::MAX;
+    assert!(
+        bn.steps_to_target.unwrap_or(never) < plain.steps_to_target.unwrap_or(never),
+        "at lr {shared}: BN reached loss 1.0 after {:?} steps, no normalization after {:?}",
+        bn.steps_to_target,
+        plain.steps_to_target
+    );
+
+    // β-smoothness along the gradient over the first 10 steps at that rate.
+    let (train, _) = data.load().unwrap();
+    let beta = |norm: NormConfig| -> f64 {
+        let network = setup.network_for(&train, &norm);
+        let mut trainer = Trainer::new(
+            &network,
+            TrainConfig {
+                lr: shared,
+                ..setup.train.clone()
+            },
+            &device,
+        )
+        .unwrap();
+        let mut total = 0.0;
+        for _ in 0..10 {
+            let (x, y) = trainer.next_tensors(&train);
+            let mut objective = BatchObjective::new(
+                &network,
+                &trainer.model,
+                x.clone(),
+                y.clone(),
+                normscope::Mode::Train,
+                0,
+            )
+            .unwrap();
+            let w = objective.point();
+            total += landscape(&mut objective, &w, shared, &default_multiples())
+                .unwrap()
+                .beta_smoothness;
+            trainer.step_on(x, y).unwrap();
+        }
+        total / 10.0
+    };
+    let (beta_plain, beta_bn) = (beta(NormConfig::Identity), beta(NormConfig::default()));
+    eprintln!(
+        "shared lr {shared}: β over the first 10 steps BN {beta_bn:.2}, none {beta_plain:.2}"
+    );
+    assert!(
+        beta_bn < beta_plain,
+        "β-smoothness over the first steps: BN {beta_bn} vs none {beta_plain}"
+    );
+}
+
+#[test]
+fn steps_to_target_uses_a_running_mean() {
+    let losses = [3.0, 2.0, 1.0, 0.4, 2.0, 0.3, 0.2, 0.1];
+    assert_eq!(steps_to_target(&losses, 0.5, 1), Some(4));
+    assert_eq!(steps_to_target(&losses, 0.5, 3), Some(8));
+    assert_eq!(steps_to_target(&losses, 0.01, 2), None);
+}
+
+#[test]
+fn checkpoint_and_resume_continue_the_same_run() {
+    let device = Device::ndarray();
+    let (train, _) = small_data();
+    let network = small_mlp(NormConfig::default()).for_data(train.shape, train.classes);
+    let config = TrainConfig {
+        steps: 20,
+        lr: 0.05,
+        batch_size: 32,
+        ..Default::default()
+    };
+    let mut straight = Trainer::new(&network, config.clone(), &device).unwrap();
+    for _ in 0..20 {
+        straight.train_step(&train).unwrap();
+    }
+    let dir = std::env::temp_dir().join(format!("normscope-checkpoint-{}", std::process::id()));
+    let mut first = Trainer::new(&network, config, &device).unwrap();
+    for _ in 0..10 {
+        first.train_step(&train).unwrap();
+    }
+    first.save_checkpoint(&dir).unwrap();
+    drop(first);
+    let mut resumed = Trainer::resume(&dir, &train, &device).unwrap();
+    assert_eq!(resumed.step, 10);
+    for _ in 0..10 {
+        resumed.train_step(&train).unwrap();
+    }
+    for (a, b) in straight.losses.iter().zip(&resumed.losses) {
+        assert!(
+            (a - b).abs() <= 1e-6 * a.abs().max(1.0),
+            "losses differ after resume: {a} vs {b}"
+        );
+    }
+    let layout = ParamLayout::of(&straight.model);
+    let (pa, pb) = (
+        layout.values(&straight.model),
+        layout.values(&resumed.model),
+    );
+    let diff = pa
+        .iter()
+        .zip(&pb)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(diff < 1e-5, "parameters differ after resume by {diff}");
+    // A damaged checkpoint is an error naming the file.
+    std::fs::write(dir.join("optimizer.bin"), [1u8, 2, 3]).unwrap();
+    let err = Trainer::resume(&dir, &train, &device)
+        .err()
+        .expect("a truncated checkpoint must not load");
+    assert!(err.to_string().contains("optimizer.bin"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loaders on files written here in the real formats.
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("normscope-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn cifar_records(count: usize, seed: u8) -> Vec<u8> {
+    let mut bytes = vec![];
+    for i in 0..count {
+        bytes.push(((i + seed as usize) % 10) as u8);
+        bytes.extend((0..3072).map(|p| ((p * 7 + i * 13 + seed as usize) % 256) as u8));
+    }
+    bytes
+}
+
+#[test]
+fn cifar10_loader_reads_the_binary_format_and_names_bad_files() {
+    let dir = temp_dir("cifar");
+    std::fs::write(dir.join("data_batch_1.bin"), cifar_records(6, 0)).unwrap();
+    std::fs::write(dir.join("data_batch_2.bin"), cifar_records(4, 1)).unwrap();
+    std::fs::write(dir.join("test_batch.bin"), cifar_records(3, 2)).unwrap();
+    let (train, test) = cifar10::load(&dir).unwrap();
+    assert_eq!((train.len(), test.len(), train.shape), (10, 3, [3, 32, 32]));
+    assert_eq!(train.labels[..6], [0, 1, 2, 3, 4, 5]);
+    assert_eq!(train.labels[6..], [1, 2, 3, 4]);
+    // Pixel 5 of record 2 of batch 1: (5·7 + 2·13) % 256 = 61, scaled to [0, 1].
+    assert!((train.images[2 * 3072 + 5] - 61.0 / 255.0).abs() < 1e-7);
+    // A source loads standardized data (per channel mean 0, std 1 on the training set).
+    let (std_train, _) = DataSource::Cifar10 { dir: dir.clone() }.load().unwrap();
+    for (mean, std) in std_train.channel_stats() {
+        assert!(mean.abs() < 1e-5 && (std - 1.0).abs() < 1e-4);
+    }
+
+    let mut truncated = cifar_records(2, 0);
+    truncated.truncate(3000);
+    std::fs::write(dir.join("test_batch.bin"), truncated).unwrap();
+    let err = cifar10::load(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains("test_batch.bin") && err.contains("3073-byte records"),
+        "{err}"
+    );
+    let mut bad_label = cifar_records(1, 0);
+    bad_label[0] = 42;
+    std::fs::write(dir.join("test_batch.bin"), bad_label).unwrap();
+    let err = cifar10::load(&dir).unwrap_err().to_string();
+    assert!(err.contains("label 42"), "{err}");
+    std::fs::remove_file(dir.join("test_batch.bin")).unwrap();
+    let err = cifar10::load(&dir).unwrap_err().to_string();
+    assert!(err.contains("test_batch.bin"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn idx_file(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        bytes.extend(d.to_be_bytes());
+    }
+    bytes.extend(data);
+    bytes
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(vec![], flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn idx_loader_reads_raw_and_gzipped_files_and_names_bad_ones() {
+    let dir = temp_dir("idx");
+    let pixels: Vec<u8> = (0..5 * 4 * 4).map(|i| (i * 3 % 256) as u8).collect();
+    std::fs::write(
+        dir.join("train-images-idx3-ubyte"),
+        idx_file(&[5, 4, 4], &pixels),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("train-labels-idx1-ubyte.gz"),
+        gzip(&idx_file(&[5], &[3, 1, 4, 1, 5])),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("t10k-images-idx3-ubyte.gz"),
+        gzip(&idx_file(&[2, 4, 4], &pixels[..32])),
+    )
+    .unwrap();
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx_file(&[2], &[9, 0])).unwrap();
+    let (train, test) = idx::load(&dir).unwrap();
+    assert_eq!((train.len(), test.len(), train.shape), (5, 2, [1, 4, 4]));
+    assert_eq!(train.labels, vec![3, 1, 4, 1, 5]);
+    assert_eq!(test.labels, vec![9, 0]);
+    assert!((train.images[7] - 21.0 / 255.0).abs() < 1e-7);
+
+    // Truncated data, wrong magic, corrupt gzip, label count mismatch: each names its file.
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx_file(&[3], &[9, 0])).unwrap();
+    let err = idx::load(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains("t10k-labels-idx1-ubyte") && err.contains("truncated"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.join("t10k-labels-idx1-ubyte"),
+        [1u8, 2, 3, 4, 5, 6, 7, 8],
+    )
+    .unwrap();
+    let err = idx::load(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains("t10k-labels-idx1-ubyte") && err.contains("not an IDX file"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.join("t10k-labels-idx1-ubyte"),
+        idx_file(&[3], &[9, 0, 1]),
+    )
+    .unwrap();
+    let err = idx::load(&dir).unwrap_err().to_string();
+    assert!(err.contains("3 labels for 2 images"), "{err}");
+    let mut corrupt = gzip(&idx_file(&[2, 4, 4], &pixels[..32]));
+    let len = corrupt.len();
+    corrupt[len / 2] ^= 0xff;
+    corrupt.truncate(len - 6);
+    std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), corrupt).unwrap();
+    let err = idx::load(&dir).unwrap_err().to_string();
+    assert!(err.contains("t10k-images-idx3-ubyte.gz"), "{err}");
+    std::fs::remove_file(dir.join("t10k-images-idx3-ubyte.gz")).unwrap();
+    let err = idx::load(&dir).unwrap_err();
+    assert!(
+        matches!(err, AnalysisError::Data { .. }) && err.to_string().contains("missing"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

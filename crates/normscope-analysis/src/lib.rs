@@ -12,6 +12,7 @@ pub mod experiments;
 pub mod metrics;
 pub mod models;
 pub mod output;
+pub mod report;
 pub mod train;
 
 pub use error::AnalysisError;

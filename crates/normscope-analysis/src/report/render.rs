@@ -1,0 +1,580 @@
+//! The report: `index.html` (self-contained: styles inline, every plot an SVG embedded as a data
+//! URI, PNG beside it), `report.md`, and the plots in `plots/`.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::config::ReportConfig;
+use super::run::Units;
+use super::summary::{Mechanism, Summary, Verdict};
+use crate::AnalysisError;
+use crate::experiments::Stat;
+use crate::output::{Chart, OutputError, Series};
+
+/// A plot of the report: its id (file stem), the section it belongs to, a caption, the chart.
+pub struct Figure {
+    /// File stem and HTML id.
+    pub id: &'static str,
+    /// Section id.
+    pub section: &'static str,
+    /// Caption.
+    pub caption: String,
+    /// The chart.
+    pub chart: Chart,
+}
+
+/// The report's sections, in order: `(id, title)`.
+pub const SECTIONS: [(&str, &str); 9] = [
+    ("summary", "The answer"),
+    ("speed", "Training speed"),
+    ("covariate-shift", "1. Internal covariate shift"),
+    (
+        "smoothness",
+        "2. Loss landscape and gradient predictiveness",
+    ),
+    ("identity-bias", "3. Identity bias of residual blocks"),
+    ("rank-collapse", "4. Rank collapse"),
+    ("mechanisms", "Mechanism table"),
+    ("setup", "Setup"),
+    ("reproducibility", "Reproducibility"),
+];
+
+fn mean_curve(values: Vec<Vec<f64>>) -> Vec<f64> {
+    let len = values.iter().map(|v| v.len()).min().unwrap_or(0);
+    (0..len)
+        .map(|i| values.iter().map(|v| v[i]).sum::<f64>() / values.len() as f64)
+        .collect()
+}
+
+/// Builds every figure of the report.
+pub fn figures(config: &ReportConfig, units: &Units, summary: &Summary) -> Vec<Figure> {
+    let labels: Vec<&str> = config
+        .normalizers
+        .iter()
+        .map(|e| e.label.as_str())
+        .collect();
+    let mut loss = Chart::new(
+        "Training loss (10-step running mean, mean over seeds)",
+        "step",
+        "loss",
+    )
+    .log_y();
+    let mut beta = Chart::new("Effective β-smoothness at the probe steps", "step", "β").log_y();
+    let mut shift = Chart::new(
+        "Relative gradient shift ‖G − G′‖/‖G‖ by layer",
+        "weight layer",
+        "shift",
+    );
+    let mut share = Chart::new(
+        "Residual branch's share of the block output variance (init)",
+        "block",
+        "branch share",
+    );
+    let mut rank = Chart::new(
+        "Effective rank of block outputs / batch size (init)",
+        "block",
+        "effective rank / N",
+    );
+    for &label in &labels {
+        let train: Vec<_> = units.train.iter().filter(|u| u.label == label).collect();
+        let init: Vec<_> = units.init.iter().filter(|u| u.label == label).collect();
+        let smoothed = |losses: &Vec<f64>| -> Vec<f64> {
+            (0..losses.len())
+                .map(|t| {
+                    let lo = t.saturating_sub(9);
+                    losses[lo..=t].iter().sum::<f64>() / (t - lo + 1) as f64
+                })
+                .collect()
+        };
+        let curve = mean_curve(train.iter().map(|u| smoothed(&u.losses)).collect());
+        loss.push(Series::line(
+            label,
+            curve
+                .iter()
+                .enumerate()
+                .map(|(i, v)| ((i + 1) as f64, *v))
+                .collect(),
+        ));
+        let steps: Vec<usize> = train
+            .first()
+            .map(|u| u.landscape.iter().map(|(s, _)| *s).collect())
+            .unwrap_or_default();
+        beta.push(Series::line(
+            label,
+            steps
+                .iter()
+                .enumerate()
+                .map(|(i, &s)| {
+                    (
+                        s as f64 + 1.0,
+                        train
+                            .iter()
+                            .filter_map(|u| u.landscape.get(i).map(|l| l.1.beta_smoothness))
+                            .sum::<f64>()
+                            / train.len().max(1) as f64,
+                    )
+                })
+                .collect(),
+        ));
+        let layers = train
+            .first()
+            .and_then(|u| u.shifts.first())
+            .map(|(_, l)| l.len())
+            .unwrap_or(0);
+        shift.push(Series::line(
+            label,
+            (0..layers)
+                .map(|l| {
+                    let v: Vec<f64> = train
+                        .iter()
+                        .flat_map(|u| {
+                            u.shifts
+                                .iter()
+                                .map(move |(_, ls)| ls[l].l2 / ls[l].grad_norm.max(1e-30))
+                        })
+                        .collect();
+                    (l as f64, v.iter().sum::<f64>() / v.len().max(1) as f64)
+                })
+                .collect(),
+        ));
+        let blocks = init.first().map(|u| u.blocks.len()).unwrap_or(0);
+        share.push(Series::line(
+            label,
+            (0..blocks)
+                .map(|b| {
+                    (
+                        b as f64,
+                        init.iter().map(|u| u.blocks[b].branch_share).sum::<f64>()
+                            / init.len() as f64,
+                    )
+                })
+                .collect(),
+        ));
+        let outputs = init.first().map(|u| u.ranks.len()).unwrap_or(0);
+        rank.push(Series::line(
+            label,
+            (0..outputs)
+                .map(|b| {
+                    (
+                        b as f64,
+                        init.iter().map(|u| u.ranks[b].effective_rank).sum::<f64>()
+                            / init.len() as f64
+                            / config.init_batch as f64,
+                    )
+                })
+                .collect(),
+        ));
+    }
+    let scatter = |title: &str, x_label: &str, f: fn(&super::summary::NormSummary) -> Stat| {
+        let mut chart = Chart::new(title, x_label, "final training loss");
+        for n in &summary.norms {
+            chart.push(Series::points(
+                n.label.clone(),
+                vec![(f(n).mean, n.final_loss.mean)],
+            ));
+        }
+        chart
+    };
+    let caption = |m: &Mechanism| {
+        format!(
+            "{} against the final training loss, one point per normalizer (ρ = {:.2}).",
+            m.metric, m.spearman
+        )
+    };
+    let mech = |id: &str| {
+        summary
+            .mechanisms
+            .iter()
+            .find(|m| m.id == id)
+            .expect("four mechanisms")
+    };
+    vec![
+        Figure { id: "training_loss", section: "speed", caption: "Training loss of every normalizer in the same network.".into(), chart: loss },
+        Figure { id: "covariate_shift_by_layer", section: "covariate-shift", caption: "Santurkar et al.'s Definition 2.1 per weight layer, averaged over probe steps and seeds.".into(), chart: shift },
+        Figure { id: "scatter_covariate_shift", section: "covariate-shift", caption: caption(mech("covariate-shift")), chart: scatter("Covariate shift vs training speed", "‖G − G′‖/‖G‖", |n| n.covariate_shift) },
+        Figure { id: "beta_smoothness", section: "smoothness", caption: "Effective β-smoothness along the gradient at each probe step (step + 1 on a log axis).".into(), chart: beta.log_x() },
+        Figure { id: "scatter_smoothness", section: "smoothness", caption: caption(mech("smoothness")), chart: scatter("β-smoothness vs training speed", "β", |n| n.beta_smoothness) },
+        Figure { id: "branch_share", section: "identity-bias", caption: "De & Smith's bookkeeping: the branch's share of each block's output variance at initialization.".into(), chart: share },
+        Figure { id: "scatter_identity_bias", section: "identity-bias", caption: caption(mech("identity-bias")), chart: scatter("Branch share vs training speed", "branch share", |n| n.branch_share) },
+        Figure { id: "rank_by_block", section: "rank-collapse", caption: "Effective rank of each block's output over the batch size, at initialization.".into(), chart: rank },
+        Figure { id: "scatter_rank", section: "rank-collapse", caption: caption(mech("rank-collapse")), chart: scatter("Rank vs training speed", "effective rank / N", |n| n.rank) },
+    ]
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn verdict_badge(v: Verdict) -> (&'static str, &'static str) {
+    let colour = match v {
+        Verdict::Supported => "#1a7f37",
+        Verdict::Partial => "#9a6700",
+        Verdict::Inconclusive => "#57606a",
+        Verdict::Contradicted => "#cf222e",
+    };
+    (v.label(), colour)
+}
+
+fn stat(s: &Stat, digits: usize) -> String {
+    if s.n == 0 || !s.mean.is_finite() {
+        "—".into()
+    } else if s.n > 1 {
+        format!("{:.digits$} ± {:.digits$}", s.mean, s.std)
+    } else {
+        format!("{:.digits$}", s.mean)
+    }
+}
+
+/// Versions and environment, for `results.json` and the page.
+#[derive(Debug, Clone, Serialize)]
+pub struct Provenance {
+    /// normscope's version.
+    pub normscope: &'static str,
+    /// burn's version.
+    pub burn: &'static str,
+    /// The backend.
+    pub backend: String,
+    /// Seconds since the Unix epoch at the end of the run.
+    pub finished_at: u64,
+    /// Wall time of this invocation, seconds.
+    pub wall_seconds: f64,
+}
+
+/// Training speed per normalizer.
+fn speed_table_html(summary: &Summary, steps: usize) -> String {
+    let mut html = String::from(
+        "<table><thead><tr><th>normalizer</th><th>steps to target</th><th>reached</th><th>final train loss</th><th>test accuracy</th><th>diverged</th></tr></thead><tbody>",
+    );
+    for n in &summary.norms {
+        html.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&n.label),
+            if n.reached == 0 {
+                format!("&gt; {steps}")
+            } else {
+                stat(&n.steps_to_target, 0)
+            },
+            n.reached,
+            n.steps_to_target.n,
+            stat(&n.final_loss, 3),
+            stat(&n.test_accuracy, 3),
+            n.diverged,
+        ));
+    }
+    html.push_str("</tbody></table>");
+    html
+}
+
+/// The per-normalizer table; with `summary.mechanisms`' correlations as its last rows when
+/// `with_correlations` (the mechanism table).
+fn norm_table_html(summary: &Summary, steps: usize, with_correlations: bool) -> String {
+    let mut html = String::from(
+        "<table><thead><tr><th>normalizer</th><th>steps to target</th><th>reached</th><th>final train loss</th><th>test accuracy</th><th>diverged</th><th>‖G−G′‖/‖G‖</th><th>cos(G,G′)</th><th>β-smoothness</th><th>branch share</th><th>eff. rank / N</th></tr></thead><tbody>",
+    );
+    for n in &summary.norms {
+        html.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&n.label),
+            if n.reached == 0 { format!("&gt; {steps}") } else { stat(&n.steps_to_target, 0) },
+            n.reached,
+            n.steps_to_target.n,
+            stat(&n.final_loss, 3),
+            stat(&n.test_accuracy, 3),
+            n.diverged,
+            stat(&n.covariate_shift, 3),
+            stat(&n.shift_cosine, 3),
+            stat(&n.beta_smoothness, 2),
+            stat(&n.branch_share, 3),
+            stat(&n.rank, 3),
+        ));
+    }
+    html.push_str("</tbody>");
+    if with_correlations {
+        let cells = |f: &dyn Fn(&Mechanism) -> String| -> String {
+            let m = |id: &str| {
+                summary
+                    .mechanisms
+                    .iter()
+                    .find(|m| m.id == id)
+                    .map(f)
+                    .unwrap_or_default()
+            };
+            format!(
+                "<td>{}</td><td></td><td>{}</td><td>{}</td><td>{}</td>",
+                m("covariate-shift"),
+                m("smoothness"),
+                m("identity-bias"),
+                m("rank-collapse")
+            )
+        };
+        html.push_str(&format!(
+            "<tfoot><tr><th colspan=\"6\">ρ with the final training loss</th>{}</tr><tr><th colspan=\"6\">ρ with the steps to target</th>{}</tr><tr><th colspan=\"6\">predicted sign of ρ</th>{}</tr><tr><th colspan=\"6\">verdict</th>{}</tr></tfoot>",
+            cells(&|m| format!("{:.2}", m.spearman)),
+            cells(&|m| format!("{:.2}", m.spearman_steps)),
+            cells(&|m| if m.expected_sign > 0.0 { "+".into() } else { "−".into() }),
+            cells(&|m| verdict_badge(m.verdict).0.into()),
+        ));
+    }
+    html.push_str("</table>");
+    html
+}
+
+/// Writes `plots/`, `index.html`, `report.md` and `results.json` into `out`.
+pub fn write(
+    out: &Path,
+    config: &ReportConfig,
+    units: &Units,
+    summary: &Summary,
+    provenance: &Provenance,
+) -> Result<(), AnalysisError> {
+    let plots = out.join("plots");
+    std::fs::create_dir_all(&plots).map_err(|source| OutputError::Io {
+        path: plots.clone(),
+        source,
+    })?;
+    let figures = figures(config, units, summary);
+    let mut svgs = vec![];
+    for figure in &figures {
+        figure.chart.save(&plots, figure.id)?;
+        svgs.push(figure.chart.svg()?);
+    }
+    let figure_html = |section: &str| -> String {
+        figures
+            .iter()
+            .zip(&svgs)
+            .filter(|(f, _)| f.section == section)
+            .map(|(f, svg)| {
+                format!(
+                    "<figure class=\"plot\" id=\"plot-{id}\"><img src=\"data:image/svg+xml;base64,{data}\" alt=\"{alt}\" width=\"720\" height=\"440\"><figcaption>{caption} <a href=\"plots/{id}.png\">PNG</a> · <a href=\"plots/{id}.svg\">SVG</a></figcaption></figure>",
+                    id = f.id,
+                    data = base64(svg.as_bytes()),
+                    alt = escape(&f.chart.title),
+                    caption = escape(&f.caption)
+                )
+            })
+            .collect()
+    };
+    let mechanism_html = |m: &Mechanism| {
+        let (badge, colour) = verdict_badge(m.verdict);
+        let effect = match &m.effect {
+            Some(e) => format!(
+                "<p><b>With vs without BatchNorm:</b> {} vs {} (ratio {:.2}, Cohen's d {:.2}).</p>",
+                stat(&e.with_bn, 4),
+                stat(&e.without, 4),
+                e.ratio,
+                e.cohens_d
+            ),
+            None => String::new(),
+        };
+        format!(
+            "<p class=\"what\"><b>Claim</b> ({}). <b>Measured:</b> {}.</p>{effect}<p class=\"verdict\"><span class=\"badge\" style=\"background:{colour}\">{badge}</span> {}</p>{}",
+            escape(&m.paper),
+            escape(&m.metric),
+            escape(&m.text),
+            figure_html(&m.id)
+        )
+    };
+    let section_body = |id: &str| -> String {
+        match id {
+            "summary" => {
+                let mut rows = String::new();
+                for m in &summary.mechanisms {
+                    let (badge, colour) = verdict_badge(m.verdict);
+                    rows.push_str(&format!(
+                        "<tr><td><a href=\"#{}\">{}</a></td><td>{}</td><td>{}</td><td>{:.2}</td><td><span class=\"badge\" style=\"background:{colour}\">{badge}</span></td></tr>",
+                        m.id,
+                        escape(&m.name),
+                        escape(&m.metric),
+                        m.effect.as_ref().map(|e| format!("{:.2}×", e.ratio)).unwrap_or_else(|| "—".into()),
+                        m.spearman
+                    ));
+                }
+                format!(
+                    "<p class=\"conclusion\">{}</p><table><thead><tr><th>explanation</th><th>metric</th><th>BN / none</th><th>ρ with final loss</th><th>verdict</th></tr></thead><tbody>{rows}</tbody></table><p class=\"how\">How to read this: each explanation predicts that BatchNorm moves one quantity (the metric) and that the quantity governs how fast a network trains. The ratio shows how BatchNorm moves it against no normalization; ρ is the Spearman rank correlation between the metric and the final training loss across all normalizers of the battery — an explanation that accounts for why normalizers differ in speed shows a large ρ of the predicted sign.</p>",
+                    escape(&summary.conclusion)
+                )
+            }
+            "speed" => format!(
+                "<p>Target loss {} (10-step running mean of the training loss). In the means, a run that never reached it counts as {} steps; a run that diverged counts as slowest in the correlations.</p>{}{}",
+                config.target_loss,
+                config.train.steps + 1,
+                speed_table_html(summary, config.train.steps),
+                figure_html("speed")
+            ),
+            "mechanisms" => format!(
+                "<p>For each normalizer: its training speed beside each mechanism's metric (mean ± std over {} seed(s)). The rows at the foot say how well each metric accounts for the speed differences across the normalizers: Spearman's ρ between the column and the final training loss, and the steps to the target loss. An explanation that accounts for the differences shows a large |ρ| with the predicted sign.</p>{}",
+                config.seeds,
+                norm_table_html(summary, config.train.steps, true)
+            ),
+            "setup" => format!(
+                "<p>A pre-activation ResNet ({} stage(s) × {} blocks, width {}, {}×{} inputs) with each normalizer inside every block; data: {}; SGD (momentum {}, weight decay {}), learning rate {}, batch {}, {} steps, {} seed(s). Landscape and covariate shift probed at steps {:?}; the at-initialization metrics use a batch of {}.</p><pre>{}</pre>",
+                config.network.stages,
+                config.network.blocks,
+                config.network.width,
+                config.network.size,
+                config.network.size,
+                config.data.name(),
+                config.train.sgd.momentum,
+                config.train.sgd.weight_decay,
+                config.train.lr,
+                config.train.batch_size,
+                config.train.steps,
+                config.seeds,
+                config.probe_steps,
+                config.init_batch,
+                escape(&toml::to_string(config).unwrap_or_default())
+            ),
+            "reproducibility" => format!(
+                "<p>normscope {}, burn {}, backend <code>{}</code>; {:.0} s of wall time in this invocation. Every number of this page, with the configuration, is in <a href=\"results.json\">results.json</a>; the units of work are in <code>units/</code> (rerun with <code>--resume</code> to continue an interrupted run).</p>",
+                provenance.normscope,
+                provenance.burn,
+                escape(&provenance.backend),
+                provenance.wall_seconds
+            ),
+            id => summary
+                .mechanisms
+                .iter()
+                .find(|m| m.id == id)
+                .map(mechanism_html)
+                .unwrap_or_default(),
+        }
+    };
+    let mut html = String::from(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Why does BatchNorm work? — normscope report</title><style>\
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#1f2328;line-height:1.5}\
+h1{font-size:1.8em}h2{border-bottom:1px solid #d0d7de;padding-bottom:.3em;margin-top:2em}\
+table{border-collapse:collapse;font-size:.85em;margin:1em 0}td,th{border:1px solid #d0d7de;padding:.3em .5em;text-align:right}td:first-child,th:first-child{text-align:left}\
+.badge{color:#fff;border-radius:1em;padding:.1em .7em;font-size:.85em;white-space:nowrap}.conclusion{font-size:1.1em}\
+figure{margin:1.5em 0}figure img{max-width:100%;height:auto;border:1px solid #d0d7de}figcaption{font-size:.85em;color:#57606a}\
+pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.8em}nav a{margin-right:1em}</style></head><body>",
+    );
+    html.push_str("<h1>Why does BatchNorm work?</h1><p>normscope measured the four competing explanations on one network, with every normalizer of the battery.</p><nav>");
+    for (id, title) in SECTIONS {
+        html.push_str(&format!("<a href=\"#{id}\">{}</a>", escape(title)));
+    }
+    html.push_str("</nav>");
+    for (id, title) in SECTIONS {
+        html.push_str(&format!(
+            "<section id=\"{id}\"><h2>{}</h2>{}</section>",
+            escape(title),
+            section_body(id)
+        ));
+    }
+    // For headless checks: after load, the body records the sections, the figures and the number
+    // of images that failed to decode.
+    html.push_str(
+        "<script>window.addEventListener('load',function(){var imgs=[].slice.call(document.images);\
+var broken=imgs.filter(function(i){return !(i.complete&&i.naturalWidth>0)}).length;\
+document.body.setAttribute('data-images',imgs.length);document.body.setAttribute('data-broken',broken);\
+document.body.setAttribute('data-sections',[].map.call(document.querySelectorAll('section'),function(s){return s.id}).join(' '));\
+document.body.setAttribute('data-plots',[].map.call(document.querySelectorAll('figure.plot'),function(f){return f.id}).join(' '));});</script></body></html>",
+    );
+    let write = |name: &str, text: String| {
+        let path = out.join(name);
+        std::fs::write(&path, text)
+            .map_err(|source| AnalysisError::from(OutputError::Io { path, source }))
+    };
+    write("index.html", html)?;
+
+    let mut md = format!(
+        "# Why does BatchNorm work? — normscope report\n\n{}\n\n## Verdicts\n\n| explanation | metric | BN / none | ρ with final loss | verdict |\n|---|---|---|---|---|\n",
+        summary.conclusion
+    );
+    for m in &summary.mechanisms {
+        md.push_str(&format!(
+            "| {} | {} | {} | {:.2} | {} |\n",
+            m.name,
+            m.metric,
+            m.effect
+                .as_ref()
+                .map(|e| format!("{:.2}×", e.ratio))
+                .unwrap_or_else(|| "—".into()),
+            m.spearman,
+            verdict_badge(m.verdict).0
+        ));
+    }
+    md.push_str(&format!("\n## Mechanism table\n\nMean ± std over {} seed(s); the last rows: Spearman's ρ of each metric with the training speed across normalizers.\n\n| normalizer | steps to target | final train loss | test accuracy | ‖G−G′‖/‖G‖ | β-smoothness | branch share | eff. rank / N |\n|---|---|---|---|---|---|---|---|\n", config.seeds));
+    for n in &summary.norms {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            n.label,
+            if n.reached == 0 {
+                format!("> {}", config.train.steps)
+            } else {
+                stat(&n.steps_to_target, 0)
+            },
+            stat(&n.final_loss, 3),
+            stat(&n.test_accuracy, 3),
+            stat(&n.covariate_shift, 3),
+            stat(&n.beta_smoothness, 2),
+            stat(&n.branch_share, 3),
+            stat(&n.rank, 3)
+        ));
+    }
+    let rho_row = |name: &str, f: &dyn Fn(&Mechanism) -> String| {
+        let m = |id: &str| {
+            summary
+                .mechanisms
+                .iter()
+                .find(|m| m.id == id)
+                .map(f)
+                .unwrap_or_default()
+        };
+        format!(
+            "| *{name}* | | | | {} | {} | {} | {} |\n",
+            m("covariate-shift"),
+            m("smoothness"),
+            m("identity-bias"),
+            m("rank-collapse")
+        )
+    };
+    md.push_str(&rho_row("ρ with final loss", &|m| {
+        format!("{:.2}", m.spearman)
+    }));
+    md.push_str(&rho_row("ρ with steps to target", &|m| {
+        format!("{:.2}", m.spearman_steps)
+    }));
+    md.push_str(&rho_row("verdict", &|m| verdict_badge(m.verdict).0.into()));
+    for m in &summary.mechanisms {
+        md.push_str(&format!(
+            "\n## {}\n\n*{}* — measured: {}.\n\n{}\n\n",
+            m.name, m.paper, m.metric, m.text
+        ));
+        for f in figures.iter().filter(|f| f.section == m.id) {
+            md.push_str(&format!("![{}](plots/{}.svg)\n\n", f.chart.title, f.id));
+        }
+    }
+    md.push_str(&format!("\n## Training\n\n![training loss](plots/training_loss.svg)\n\nnormscope {}, burn {}, backend `{}`. All numbers: `results.json`.\n", provenance.normscope, provenance.burn, provenance.backend));
+    write("report.md", md)?;
+
+    crate::output::write_json(
+        &out.join("results.json"),
+        &serde_json::json!({ "provenance": provenance, "config": config, "summary": summary, "units": units }),
+    )?;
+    Ok(())
+}

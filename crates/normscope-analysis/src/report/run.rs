@@ -1,0 +1,381 @@
+//! Running the battery: one unit of work per (normalizer, seed) and kind (at-initialization
+//! metrics, training with probes), each written to `units/` as soon as it finishes, so that an
+//! interrupted run resumes without redoing or losing finished work.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, Int, Tensor};
+use normscope_core::Mode;
+use serde::{Deserialize, Serialize};
+
+use super::config::{Entry, ReportConfig};
+use crate::AnalysisError;
+use crate::data::Dataset;
+use crate::metrics::gradient_predictiveness::{Landscape, default_multiples, landscape};
+use crate::metrics::identity_bias::{BlockSignal, identity_bias};
+use crate::metrics::internal_covariate_shift::{LayerShift, internal_covariate_shift};
+use crate::metrics::lr_range::{final_loss, steps_to_target};
+use crate::metrics::rank_collapse::{RankMeasures, rank_measures_of};
+use crate::models::{NetworkConfig, ParamLayout, Probe, Site};
+use crate::train::{BatchObjective, TrainConfig, Trainer, cross_entropy};
+
+/// The at-initialization measurements of one network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InitUnit {
+    /// Normalizer label.
+    pub label: String,
+    /// Seed.
+    pub seed: u64,
+    /// Identity bias per residual block.
+    pub blocks: Vec<BlockSignal>,
+    /// Rank measures of every block output.
+    pub ranks: Vec<RankMeasures>,
+    /// `‖∂L/∂h‖²` of every block output.
+    pub grad_norms: Vec<f64>,
+}
+
+/// One training run with its probes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainUnit {
+    /// Normalizer label.
+    pub label: String,
+    /// Seed.
+    pub seed: u64,
+    /// Training loss per step.
+    pub losses: Vec<f64>,
+    /// Step at which training diverged.
+    pub diverged_at: Option<usize>,
+    /// First step at which the running mean (10 steps) reached the target loss.
+    pub steps_to_target: Option<usize>,
+    /// Mean training loss over the last 10 steps.
+    pub final_loss: f64,
+    /// Test accuracy at the end (eval mode).
+    pub test_accuracy: f64,
+    /// Test loss at the end (eval mode).
+    pub test_loss: f64,
+    /// `(step, landscape)` probes.
+    pub landscape: Vec<(usize, Landscape)>,
+    /// `(step, per-layer shift)` probes.
+    pub shifts: Vec<(usize, Vec<LayerShift>)>,
+}
+
+/// The progress bars of a run (one per experiment).
+pub trait Progress {
+    /// A bar for an experiment of `total` units.
+    fn bar(&self, label: &str, total: u64) -> indicatif::ProgressBar;
+}
+
+/// No bars.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn bar(&self, _: &str, _: u64) -> indicatif::ProgressBar {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+impl Progress for indicatif::MultiProgress {
+    fn bar(&self, label: &str, total: u64) -> indicatif::ProgressBar {
+        let bar = self.add(indicatif::ProgressBar::new(total));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{prefix:>24} [{bar:30}] {pos}/{len} {msg} ({elapsed})",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(label.to_string());
+        bar
+    }
+}
+
+fn slug(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+fn unit_path(out: &Path, kind: &str, entry: &Entry, seed: u64) -> PathBuf {
+    out.join("units")
+        .join(format!("{kind}-{}-{seed}.toml", slug(&entry.label)))
+}
+
+/// Units are TOML (which, unlike JSON, keeps NaN and infinities: a diverged run has them), written
+/// to a temporary file and renamed, so that an interruption never leaves half a unit.
+fn write_unit<T: Serialize>(path: &Path, value: &T) -> Result<(), AnalysisError> {
+    let text = toml::to_string(value).map_err(|e| crate::output::OutputError::Serialize {
+        what: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let tmp = path.with_extension("toml.tmp");
+    let io = |source| {
+        AnalysisError::from(crate::output::OutputError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+fn read_unit<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
+    toml::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+/// The fingerprint of a configuration: resuming under another configuration is refused.
+fn fingerprint(config: &ReportConfig) -> String {
+    let text = serde_json::to_string(config).expect("a configuration serializes");
+    // FNV-1a, 64 bits: a stable, dependency-free hash of the canonical JSON.
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+#[derive(Serialize, Deserialize)]
+struct State {
+    fingerprint: String,
+    config: ReportConfig,
+}
+
+/// Prepares `out`: with `resume`, the state of a previous run must match `config`; without it,
+/// previous units are cleared.
+pub fn prepare(out: &Path, config: &ReportConfig, resume: bool) -> Result<(), AnalysisError> {
+    let io = |path: &Path, e: std::io::Error| {
+        AnalysisError::from(crate::output::OutputError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })
+    };
+    let state_path = out.join("state.json");
+    if resume && state_path.exists() {
+        let state: State = serde_json::from_str(
+            &std::fs::read_to_string(&state_path).map_err(|e| io(&state_path, e))?,
+        )
+        .map_err(|e| AnalysisError::Data {
+            path: state_path.clone(),
+            reason: format!("corrupt run state: {e}"),
+        })?;
+        if state.fingerprint != fingerprint(config) {
+            return Err(AnalysisError::Config {
+                key: "--resume".into(),
+                value: out.display().to_string(),
+                reason: "the run in this directory used another configuration; resume with the same options or choose another --out".into(),
+            });
+        }
+    } else if out.join("units").exists() {
+        std::fs::remove_dir_all(out.join("units")).map_err(|e| io(&out.join("units"), e))?;
+    }
+    std::fs::create_dir_all(out.join("units")).map_err(|e| io(&out.join("units"), e))?;
+    crate::output::write_json(
+        &state_path,
+        &State {
+            fingerprint: fingerprint(config),
+            config: config.clone(),
+        },
+    )?;
+    Ok(())
+}
+
+fn network(config: &ReportConfig, entry: &Entry, data: &Dataset) -> NetworkConfig {
+    let [c, h, _] = data.shape;
+    NetworkConfig::ResNet(config.network_for(entry, c, h, data.classes))
+}
+
+/// At initialization: identity bias, rank and gradient norms of every block, on a batch of `data`.
+pub fn init_unit(
+    config: &ReportConfig,
+    entry: &Entry,
+    seed: u64,
+    data: &Dataset,
+    device: &Device,
+) -> Result<InitUnit, AnalysisError> {
+    let device = device.clone().autodiff();
+    device.seed(seed);
+    let model = network(config, entry, data).init(&device)?;
+    let indices: Vec<usize> = (0..config.init_batch.min(data.len())).collect();
+    let (x, y): (Tensor<4>, Tensor<1, Int>) = data.batch(&indices, &device);
+    let mut probe = Probe::with_gradients();
+    let logits = model.forward(x, Mode::Train, &mut probe)?;
+    let grads = cross_entropy(logits, y).backward();
+    Ok(InitUnit {
+        label: entry.label.clone(),
+        seed,
+        blocks: identity_bias(&probe),
+        ranks: probe
+            .at(Site::Hidden)
+            .map(|o| rank_measures_of(o.value.clone()))
+            .collect(),
+        grad_norms: probe
+            .at(Site::Hidden)
+            .map(|o| {
+                o.gradient(&grads)
+                    .map(|g| g.square().sum().into_scalar::<f32>() as f64)
+                    .unwrap_or(f64::NAN)
+            })
+            .collect(),
+    })
+}
+
+/// Training with the landscape and covariate-shift probes at `config.probe_steps`.
+pub fn train_unit(
+    config: &ReportConfig,
+    entry: &Entry,
+    seed: u64,
+    train: &Dataset,
+    test: &Dataset,
+    device: &Device,
+    bar: &indicatif::ProgressBar,
+) -> Result<TrainUnit, AnalysisError> {
+    let network = network(config, entry, train);
+    let train_config = TrainConfig {
+        seed,
+        ..config.train.clone()
+    };
+    let mut trainer = Trainer::new(&network, train_config, device)?;
+    let (mut probes_landscape, mut probes_shift) = (vec![], vec![]);
+    let mut diverged_at = None;
+    while trainer.step < config.train.steps {
+        let (x, y) = trainer.next_tensors(train);
+        let probing = config.probe_steps.contains(&trainer.step);
+        let (before, layout, mut objective) = if probing {
+            let objective = BatchObjective::new(
+                &network,
+                &trainer.model,
+                x.clone(),
+                y.clone(),
+                Mode::Train,
+                seed,
+            )?;
+            let layout = ParamLayout::of(&trainer.model);
+            (layout.values(&trainer.model), Some(layout), Some(objective))
+        } else {
+            (vec![], None, None)
+        };
+        if let Some(objective) = objective.as_mut() {
+            probes_landscape.push((
+                trainer.step,
+                landscape(objective, &before, trainer.lr(), &default_multiples())?,
+            ));
+        }
+        let step = trainer.step;
+        match trainer.step_on(x, y) {
+            Ok(_) => {}
+            Err(AnalysisError::Diverged { step, .. }) => {
+                diverged_at = Some(step);
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+        if let (Some(objective), Some(layout)) = (objective.as_mut(), layout.as_ref()) {
+            let after = layout.values(&trainer.model);
+            probes_shift.push((
+                step,
+                internal_covariate_shift(objective, layout, &before, &after)?,
+            ));
+        }
+        bar.inc(1);
+    }
+    let (test_loss, test_accuracy) = if diverged_at.is_none() {
+        trainer.evaluate(test, Mode::Eval)?
+    } else {
+        (f64::NAN, f64::NAN)
+    };
+    let losses = trainer.losses.clone();
+    Ok(TrainUnit {
+        label: entry.label.clone(),
+        seed,
+        final_loss: if diverged_at.is_some() {
+            f64::NAN
+        } else {
+            final_loss(&losses, 10)
+        },
+        steps_to_target: if diverged_at.is_some() {
+            None
+        } else {
+            steps_to_target(&losses, config.target_loss, 10)
+        },
+        losses,
+        diverged_at,
+        test_accuracy,
+        test_loss,
+        landscape: probes_landscape,
+        shifts: probes_shift,
+    })
+}
+
+/// Every unit of the battery, read back from `units/` when already done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Units {
+    /// At-initialization units.
+    pub init: Vec<InitUnit>,
+    /// Training units.
+    pub train: Vec<TrainUnit>,
+}
+
+/// Runs (or resumes) every unit, writing each to `out/units/` as soon as it is done.
+pub fn run_units(
+    config: &ReportConfig,
+    device: &Device,
+    out: &Path,
+    progress: &dyn Progress,
+) -> Result<Units, AnalysisError> {
+    let (train, test) = config.data.load()?;
+    let mut units = Units {
+        init: vec![],
+        train: vec![],
+    };
+    let bar = progress.bar(
+        "at initialization",
+        (config.normalizers.len() * config.seeds) as u64,
+    );
+    for entry in &config.normalizers {
+        for s in 0..config.seeds as u64 {
+            let seed = config.train.seed + s;
+            let path = unit_path(out, "init", entry, seed);
+            let unit = match read_unit::<InitUnit>(&path) {
+                Some(unit) => unit,
+                None => {
+                    bar.set_message(entry.label.clone());
+                    let unit = init_unit(config, entry, seed, &train, device)?;
+                    write_unit(&path, &unit)?;
+                    unit
+                }
+            };
+            units.init.push(unit);
+            bar.inc(1);
+        }
+    }
+    bar.finish();
+    for entry in &config.normalizers {
+        let bar = progress.bar(
+            &format!("training {}", entry.label),
+            (config.seeds * config.train.steps) as u64,
+        );
+        for s in 0..config.seeds as u64 {
+            let seed = config.train.seed + s;
+            let path = unit_path(out, "train", entry, seed);
+            let unit = match read_unit::<TrainUnit>(&path) {
+                Some(unit) => {
+                    bar.inc(config.train.steps as u64);
+                    unit
+                }
+                None => {
+                    let unit = train_unit(config, entry, seed, &train, &test, device, &bar)?;
+                    write_unit(&path, &unit)?;
+                    unit
+                }
+            };
+            units.train.push(unit);
+        }
+        bar.finish();
+    }
+    Ok(units)
+}

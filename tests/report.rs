@@ -1,0 +1,354 @@
+//! `why_batchnorm`'s report: a quick run rendered in headless Chromium with every section and
+//! plot present and no broken image; resuming without redoing finished work; bad
+//! configurations stopped before any work with the key and the value named.
+#![allow(deprecated)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use burn::tensor::Device;
+use normscope::analysis::AnalysisError;
+use normscope::analysis::report::{self, ReportConfig, SECTIONS, Scale, Silent, spearman};
+
+/// The plots of the report, by id.
+const PLOTS: [&str; 9] = [
+    "training_loss",
+    "covariate_shift_by_layer",
+    "scatter_covariate_shift",
+    "beta_smoothness",
+    "scatter_smoothness",
+    "branch_share",
+    "scatter_identity_bias",
+    "rank_by_block",
+    "scatter_rank",
+];
+
+/// burn's backend RNG (what `device.seed` seeds) is process-wide: runs that must reproduce each
+/// other's numbers may not interleave with another test's run in this process.
+static BACKEND_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("normscope-report-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn chromium() -> Option<PathBuf> {
+    [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ]
+    .iter()
+    .find_map(|name| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join(name))
+                .find(|p| p.is_file())
+        })
+    })
+}
+
+/// The `data-…` attributes the page's load script sets on `<body>`, from Chromium's DOM dump.
+fn body_attributes(dom: &str) -> std::collections::HashMap<String, String> {
+    let start = dom.find("<body").expect("a body element");
+    let tag = &dom[start..start + dom[start..].find('>').expect("the body tag closes")];
+    let mut attributes = std::collections::HashMap::new();
+    for part in tag.split(" data-").skip(1) {
+        let (key, rest) = part.split_once("=\"").expect("key=\"value\"");
+        attributes.insert(key.to_string(), rest[..rest.find('"').unwrap()].to_string());
+    }
+    attributes
+}
+
+fn render(chromium: &Path, page: &Path) -> String {
+    let profile = temp_dir("chromium-profile");
+    let output = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    let _ = std::fs::remove_dir_all(profile);
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 DOM")
+}
+
+#[test]
+fn quick_report_has_every_section_and_plot_and_renders_in_headless_chromium() {
+    let _rng = BACKEND_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let out = temp_dir("quick");
+    let config = ReportConfig::preset(Scale::Quick);
+    let summary =
+        report::run(&config, &Device::ndarray(), "ndarray", &out, false, &Silent).unwrap();
+
+    // The files: page, markdown, numbers, every plot as SVG and PNG, one unit per piece of work.
+    for file in ["index.html", "report.md", "results.json", "state.json"] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    for id in PLOTS {
+        for ext in ["svg", "png"] {
+            let path = out.join("plots").join(format!("{id}.{ext}"));
+            assert!(
+                std::fs::metadata(&path)
+                    .map(|m| m.len() > 1000)
+                    .unwrap_or(false),
+                "{} missing or empty",
+                path.display()
+            );
+        }
+    }
+    let units = std::fs::read_dir(out.join("units")).unwrap().count();
+    assert_eq!(units, 2 * config.normalizers.len() * config.seeds);
+
+    // results.json holds every number with the configuration and the provenance.
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(
+        results["config"]["normalizers"].as_array().unwrap().len(),
+        10
+    );
+    assert_eq!(results["units"]["train"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        results["summary"]["mechanisms"].as_array().unwrap().len(),
+        4
+    );
+    assert_eq!(results["provenance"]["backend"], "ndarray");
+    assert_eq!(results["provenance"]["burn"], "0.22.1");
+    assert_eq!(summary.norms.len(), 10);
+    let labels: Vec<&str> = summary.norms.iter().map(|n| n.label.as_str()).collect();
+    for required in [
+        "none",
+        "BatchNorm",
+        "GhostBatchNorm",
+        "LayerNorm",
+        "GroupNorm",
+        "NoisyBatchNorm",
+        "MeanOnly",
+        "VarianceOnly",
+        "l1-BatchNorm",
+        "SkipInit",
+    ] {
+        assert!(
+            labels.contains(&required),
+            "{required} missing from {labels:?}"
+        );
+    }
+
+    // The markdown report has each explanation and the mechanism table.
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for heading in [
+        "## Mechanism table",
+        "## Reduction of internal covariate shift",
+        "## A smoother loss landscape",
+        "## Residual blocks biased toward the identity",
+        "## Avoidance of rank collapse",
+    ] {
+        assert!(md.contains(heading), "report.md lacks {heading}");
+    }
+
+    // The page as a browser sees it.
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "the page must not reach the network"
+    );
+    let Some(chromium) = chromium() else {
+        assert!(
+            std::env::var_os("NORMSCOPE_REQUIRE_CHROMIUM").is_none(),
+            "NORMSCOPE_REQUIRE_CHROMIUM is set but no chromium is on PATH"
+        );
+        eprintln!(
+            "SKIPPED the headless rendering: no chromium on PATH (CI installs Debian's `chromium`)"
+        );
+        return;
+    };
+    let body = body_attributes(&render(&chromium, &out.join("index.html")));
+    let sections: Vec<&str> = body
+        .get("sections")
+        .expect("the load script ran")
+        .split(' ')
+        .collect();
+    assert_eq!(sections, SECTIONS.iter().map(|s| s.0).collect::<Vec<_>>());
+    let plots: Vec<&str> = body["plots"].split(' ').collect();
+    assert_eq!(
+        plots,
+        PLOTS
+            .iter()
+            .map(|id| format!("plot-{id}"))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        body["images"],
+        PLOTS.len().to_string(),
+        "one image per plot"
+    );
+    assert_eq!(body["broken"], "0", "broken images");
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+fn two_normalizers() -> ReportConfig {
+    let mut config = ReportConfig::preset(Scale::Quick);
+    config
+        .normalizers
+        .retain(|e| e.label == "none" || e.label == "BatchNorm");
+    config.seeds = 2;
+    config.train.steps = 12;
+    config.probe_steps = vec![0, 6];
+    config
+}
+
+#[test]
+fn an_interrupted_run_resumes_without_redoing_finished_units() {
+    let _rng = BACKEND_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Device::ndarray();
+    let out = temp_dir("resume");
+    let config = two_normalizers();
+    let first = report::run(&config, &device, "ndarray", &out, false, &Silent).unwrap();
+    let units = out.join("units");
+    let modified = |name: &str| {
+        std::fs::metadata(units.join(name))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let kept = modified("train-none-0.toml");
+    // An interruption during BatchNorm's second seed: its unit (and the report) never got written.
+    std::fs::remove_file(units.join("train-batchnorm-1.toml")).unwrap();
+    std::fs::remove_file(out.join("index.html")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let resumed = report::run(&config, &device, "ndarray", &out, true, &Silent).unwrap();
+    assert_eq!(
+        modified("train-none-0.toml"),
+        kept,
+        "a finished unit was redone"
+    );
+    assert!(units.join("train-batchnorm-1.toml").is_file() && out.join("index.html").is_file());
+    // Seeded: the resumed run's numbers are the uninterrupted run's.
+    assert_eq!(
+        serde_json::to_value(&first).unwrap(),
+        serde_json::to_value(&resumed).unwrap()
+    );
+
+    // Resuming under another configuration is refused before anything is touched.
+    let mut other = config.clone();
+    other.train.lr *= 2.0;
+    match report::run(&other, &device, "ndarray", &out, true, &Silent) {
+        Err(AnalysisError::Config { key, .. }) => assert_eq!(key, "--resume"),
+        other => panic!("expected a --resume error, got {other:?}"),
+    }
+    assert_eq!(modified("train-none-0.toml"), kept);
+    // Without --resume a run starts afresh.
+    report::run(&config, &device, "ndarray", &out, false, &Silent).unwrap();
+    assert_ne!(modified("train-none-0.toml"), kept);
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// `(key, value)` of the configuration error `text` (TOML over the quick preset) causes, checked
+/// before any work: the output directory is never created.
+fn config_error(text: &str) -> (String, String) {
+    let out = temp_dir("bad");
+    let result = ReportConfig::from_toml(Scale::Quick, text).and_then(|config| {
+        report::run(&config, &Device::ndarray(), "ndarray", &out, false, &Silent)
+    });
+    assert!(
+        !out.exists(),
+        "work started before the configuration was checked: {text}"
+    );
+    match result {
+        Err(AnalysisError::Config { key, value, reason }) => {
+            eprintln!("{key} = {value}: {reason}");
+            (key, value)
+        }
+        other => panic!("expected a configuration error for {text:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_configurations_stop_before_any_work_naming_the_key_and_the_value() {
+    let unknown_norm = "[[normalizers]]\nlabel = \"x\"\nnorm = { kind = \"batch_nrom\" }\n";
+    assert_eq!(
+        config_error(unknown_norm),
+        ("normalizers[0].norm.kind".into(), "\"batch_nrom\"".into())
+    );
+    let (key, _) = config_error("[train]\nlearning_rate = 0.1\n");
+    assert!(key.starts_with("train"), "{key}");
+    assert_eq!(
+        config_error("seeds = \"three\"\n"),
+        ("seeds".into(), "\"three\"".into())
+    );
+    assert_eq!(config_error("seeds = 0\n"), ("seeds".into(), "0".into()));
+    // Impossible sizes.
+    assert_eq!(
+        config_error("[network]\nstages = 5\n"),
+        ("network.size".into(), "8".into())
+    );
+    assert_eq!(
+        config_error("[network]\nwidth = 0\n"),
+        ("network.width".into(), "0".into())
+    );
+    let groups = "[[normalizers]]\nlabel = \"GN\"\nnorm = { kind = \"group_norm\", groups = 3 }\n";
+    assert_eq!(config_error(groups), ("normalizers[0]".into(), "GN".into()));
+    let ghost = "[[normalizers]]\nlabel = \"G\"\nnorm = { kind = \"ghost_batch_norm\", virtual_batch_size = 5 }\n";
+    assert_eq!(
+        config_error(ghost).0,
+        "normalizers[0].norm.virtual_batch_size"
+    );
+    assert_eq!(
+        config_error("probe_steps = [0, 400]\n"),
+        ("probe_steps".into(), "400".into())
+    );
+    // Unreadable data.
+    let (key, value) =
+        config_error("[data]\nkind = \"cifar10\"\ndir = \"/nonexistent/cifar-10-batches-bin\"\n");
+    assert_eq!(
+        (key.as_str(), value.as_str()),
+        ("data.dir", "/nonexistent/cifar-10-batches-bin")
+    );
+    let empty = temp_dir("empty-data");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (key, value) = config_error(&format!(
+        "[data]\nkind = \"mnist\"\ndir = \"{}\"\n",
+        empty.display()
+    ));
+    assert_eq!(
+        (key.as_str(), value.as_str()),
+        ("data.dir", empty.to_str().unwrap())
+    );
+    std::fs::remove_dir_all(&empty).unwrap();
+    // Not TOML at all.
+    assert_eq!(
+        config_error("seeds = 3\nseeds = 4\n"),
+        ("(TOML syntax)".into(), "line 2: seeds = 4".into())
+    );
+}
+
+#[test]
+fn spearman_matches_the_definition_with_ties() {
+    // Ranks (1, 2, 3, 4, 5) and (1, 2, 3.5, 5, 3.5): ρ = 8 / √(10 · 9.5).
+    let rho = spearman(&[1.0, 2.0, 3.0, 4.0, 5.0], &[5.0, 6.0, 7.0, 8.0, 7.0]);
+    assert!((rho - 8.0 / 95f64.sqrt()).abs() < 1e-12, "{rho}");
+    assert_eq!(spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), -1.0);
+    // A diverged normalizer (infinite) ranks last.
+    assert_eq!(spearman(&[1.0, 2.0, 3.0], &[0.1, 0.2, f64::INFINITY]), 1.0);
+    assert!(spearman(&[1.0, 1.0], &[1.0, 2.0]).is_nan());
+}

@@ -35,8 +35,9 @@ fn symmetric(eigenvalues: &[f64]) -> Vec<f64> {
     for i in 0..n {
         for k in 0..i {
             let d: f64 = (0..n).map(|j| q[i][j] * q[k][j]).sum();
-            for j in 0..n {
-                q[i][j] -= d * q[k][j];
+            let (done, rest) = q.split_at_mut(i);
+            for (v, u) in rest[0].iter_mut().zip(&done[k]) {
+                *v -= d * u;
             }
         }
         let nrm = norm(&q[i]);
@@ -158,13 +159,7 @@ fn covariate_shift_is_exactly_zero_when_the_preceding_layers_are_frozen() {
         0,
     )
     .unwrap();
-    let head_weight = layout
-        .slots
-        .iter()
-        .filter(|s| s.is_weight())
-        .last()
-        .unwrap()
-        .offset;
+    let head_weight = layout.slots.iter().rfind(|s| s.is_weight()).unwrap().offset;
 
     // Only the classifier (the last weight layer and what follows it) takes a step.
     let grads = objective.evaluate(&before).unwrap().1;

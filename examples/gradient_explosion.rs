@@ -10,7 +10,7 @@ use normscope::cli::{Common, progress};
 
 /// Per-layer gradient growth of deep BN networks at initialization.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     common: Common,

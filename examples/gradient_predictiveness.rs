@@ -17,7 +17,7 @@ use normscope::cli::{Common, DataArgs, TrainArgs, loss_chart, parse_norm, progre
 
 /// Landscape along the gradient during training.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     common: Common,

@@ -12,7 +12,7 @@ use normscope::cli::{Common, DataArgs, TrainArgs, parse_norm, progress};
 
 /// Top Hessian eigenvalue and trace.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     common: Common,

@@ -10,7 +10,7 @@ use normscope::cli::{Common, progress};
 
 /// Signal propagation through residual blocks at initialization.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     common: Common,

@@ -13,7 +13,7 @@ use normscope::cli::{Common, DataArgs, TrainArgs, loss_chart, parse_norm, progre
 
 /// Internal covariate shift during training.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     common: Common,

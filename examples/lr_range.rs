@@ -11,7 +11,7 @@ use normscope::cli::{Common, DataArgs, TrainArgs, parse_norm, progress};
 
 /// Final loss or divergence over a grid of learning rates.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     common: Common,

@@ -12,7 +12,7 @@ use normscope::cli::{Common, DataArgs, TrainArgs, loss_chart, progress};
 
 /// Standard vs BatchNorm vs noisy BatchNorm vs noise alone.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     common: Common,

@@ -12,7 +12,7 @@ use clap::Parser;
 
 /// Summarize the normalization benchmarks.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// criterion's output directory (default: `$CARGO_TARGET_DIR/criterion`, else `target/criterion`).
     #[arg(long)]

@@ -13,7 +13,7 @@ use normscope::{Mode, NormConfig};
 
 /// Train an MLP with and without BatchNorm and compare the training loss.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Backend to run on.
     #[arg(long, value_enum, default_value_t = Backend::Ndarray)]

@@ -13,7 +13,7 @@ use normscope::cli::{Common, parse_norm, progress};
 
 /// Rank of the hidden representations of MLPs at initialization, by depth.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     common: Common,

@@ -10,7 +10,7 @@ use normscope::cli::{Common, progress};
 
 /// Mean pairwise cosine similarity of samples by layer, across normalizers.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     common: Common,

@@ -24,7 +24,7 @@ use normscope::cli::{Backend, DataArgs};
 /// writes OUT/index.html, OUT/report.md, OUT/results.json and OUT/plots/. Every finished unit of
 /// work is kept in OUT/units/, so `--resume` continues an interrupted run.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about)]
+#[command(version)]
 struct Args {
     /// Backend to run on.
     #[arg(long, value_enum, default_value_t = Backend::Ndarray)]

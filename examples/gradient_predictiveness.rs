@@ -13,7 +13,9 @@ use normscope::analysis::experiments::gradient_predictiveness::{
 };
 use normscope::analysis::experiments::{Stat, training::Setup};
 use normscope::analysis::output::{Chart, Series, Table, write_csv, write_json};
-use normscope::cli::{Common, DataArgs, TrainArgs, loss_chart, parse_norm, progress};
+use normscope::cli::{
+    Common, DataArgs, TrainArgs, loss_chart, parse_norms, progress, training_setup,
+};
 
 /// Landscape along the gradient during training.
 #[derive(Parser, Debug)]
@@ -49,16 +51,9 @@ fn main() -> Result<()> {
     let config = GradientPredictivenessConfig {
         setup: Setup {
             network,
-            data: args.data.source(defaults.setup.data.clone())?,
-            train: args
-                .train
-                .apply(defaults.setup.train.clone(), args.common.seed),
+            ..training_setup(&defaults.setup, &args.common, &args.data, &args.train)?
         },
-        norms: args
-            .norms
-            .iter()
-            .map(|n| parse_norm(n))
-            .collect::<Result<_>>()?,
+        norms: parse_norms(&args.norms)?,
         probe_every: args.probe_every,
         seeds: args.common.seeds.unwrap_or(defaults.seeds),
         ..defaults

@@ -6,9 +6,8 @@
 use anyhow::Result;
 use clap::Parser;
 use normscope::analysis::experiments::hessian::{HessianConfig, run};
-use normscope::analysis::experiments::training::Setup;
 use normscope::analysis::output::{Table, write_csv, write_json};
-use normscope::cli::{Common, DataArgs, TrainArgs, parse_norm, progress};
+use normscope::cli::{Common, DataArgs, TrainArgs, parse_norms, progress, training_setup};
 
 /// Top Hessian eigenvalue and trace.
 #[derive(Parser, Debug)]
@@ -41,18 +40,8 @@ fn main() -> Result<()> {
     let out = args.common.out_dir("hessian")?;
     let defaults = HessianConfig::default();
     let config = HessianConfig {
-        setup: Setup {
-            network: defaults.setup.network.clone(),
-            data: args.data.source(defaults.setup.data.clone())?,
-            train: args
-                .train
-                .apply(defaults.setup.train.clone(), args.common.seed),
-        },
-        norms: args
-            .norms
-            .iter()
-            .map(|n| parse_norm(n))
-            .collect::<Result<_>>()?,
+        setup: training_setup(&defaults.setup, &args.common, &args.data, &args.train)?,
+        norms: parse_norms(&args.norms)?,
         batch_size: args.hessian_batch,
         max_iterations: args.max_iterations,
         trace_samples: args.trace_samples,

@@ -7,9 +7,11 @@
 use anyhow::Result;
 use clap::Parser;
 use normscope::analysis::experiments::internal_covariate_shift::{CovariateShiftConfig, run};
-use normscope::analysis::experiments::{Stat, training::Setup};
+use normscope::analysis::experiments::Stat;
 use normscope::analysis::output::{Chart, Series, Table, write_csv, write_json};
-use normscope::cli::{Common, DataArgs, TrainArgs, loss_chart, parse_norm, progress};
+use normscope::cli::{
+    Common, DataArgs, TrainArgs, loss_chart, parse_norms, progress, training_setup,
+};
 
 /// Internal covariate shift during training.
 #[derive(Parser, Debug)]
@@ -36,18 +38,8 @@ fn main() -> Result<()> {
     let out = args.common.out_dir("internal_covariate_shift")?;
     let defaults = CovariateShiftConfig::default();
     let config = CovariateShiftConfig {
-        setup: Setup {
-            network: defaults.setup.network.clone(),
-            data: args.data.source(defaults.setup.data.clone())?,
-            train: args
-                .train
-                .apply(defaults.setup.train.clone(), args.common.seed),
-        },
-        norms: args
-            .norms
-            .iter()
-            .map(|n| parse_norm(n))
-            .collect::<Result<_>>()?,
+        setup: training_setup(&defaults.setup, &args.common, &args.data, &args.train)?,
+        norms: parse_norms(&args.norms)?,
         probe_every: args.probe_every,
         seeds: args.common.seeds.unwrap_or(defaults.seeds),
         ..defaults

@@ -4,10 +4,9 @@
 use anyhow::Result;
 use clap::Parser;
 use normscope::analysis::experiments::lr_range::{LrRangeConfig, run};
-use normscope::analysis::experiments::training::Setup;
 use normscope::analysis::metrics::lr_range::largest_stable;
 use normscope::analysis::output::{Chart, Series, Table, write_csv, write_json};
-use normscope::cli::{Common, DataArgs, TrainArgs, parse_norm, progress};
+use normscope::cli::{Common, DataArgs, TrainArgs, parse_norms, progress, training_setup};
 
 /// Final loss or divergence over a grid of learning rates.
 #[derive(Parser, Debug)]
@@ -34,18 +33,8 @@ fn main() -> Result<()> {
     let out = args.common.out_dir("lr_range")?;
     let defaults = LrRangeConfig::default();
     let config = LrRangeConfig {
-        setup: Setup {
-            network: defaults.setup.network.clone(),
-            data: args.data.source(defaults.setup.data.clone())?,
-            train: args
-                .train
-                .apply(defaults.setup.train.clone(), args.common.seed),
-        },
-        norms: args
-            .norms
-            .iter()
-            .map(|n| parse_norm(n))
-            .collect::<Result<_>>()?,
+        setup: training_setup(&defaults.setup, &args.common, &args.data, &args.train)?,
+        norms: parse_norms(&args.norms)?,
         lrs: args.lrs.clone(),
         seeds: args.common.seeds.unwrap_or(defaults.seeds),
         ..defaults

@@ -6,9 +6,9 @@
 use anyhow::Result;
 use clap::Parser;
 use normscope::analysis::experiments::noisy_batchnorm::{NoisyBatchNormExperiment, run};
-use normscope::analysis::experiments::{Stat, training::Setup};
+use normscope::analysis::experiments::Stat;
 use normscope::analysis::output::{Chart, Series, Table, write_csv, write_json};
-use normscope::cli::{Common, DataArgs, TrainArgs, loss_chart, progress};
+use normscope::cli::{Common, DataArgs, TrainArgs, loss_chart, progress, training_setup};
 
 /// Standard vs BatchNorm vs noisy BatchNorm vs noise alone.
 #[derive(Parser, Debug)]
@@ -39,13 +39,7 @@ fn main() -> Result<()> {
         "--noise-std takes two values: min,max"
     );
     let config = NoisyBatchNormExperiment {
-        setup: Setup {
-            network: defaults.setup.network.clone(),
-            data: args.data.source(defaults.setup.data.clone())?,
-            train: args
-                .train
-                .apply(defaults.setup.train.clone(), args.common.seed),
-        },
+        setup: training_setup(&defaults.setup, &args.common, &args.data, &args.train)?,
         noise: defaults
             .noise
             .clone()

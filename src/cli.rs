@@ -125,6 +125,25 @@ impl Common {
     }
 }
 
+/// [`parse_norm`] of each name.
+pub fn parse_norms(names: &[String]) -> Result<Vec<normscope_core::NormConfig>> {
+    names.iter().map(|n| parse_norm(n)).collect()
+}
+
+/// An experiment's default setup with the command line's data and training overrides.
+pub fn training_setup(
+    defaults: &normscope_analysis::experiments::training::Setup,
+    common: &Common,
+    data: &DataArgs,
+    train: &TrainArgs,
+) -> Result<normscope_analysis::experiments::training::Setup> {
+    Ok(normscope_analysis::experiments::training::Setup {
+        network: defaults.network.clone(),
+        data: data.source(defaults.data.clone())?,
+        train: train.apply(defaults.train.clone(), common.seed),
+    })
+}
+
 /// A normalizer named on the command line: a `NormConfig` kind with its defaults
 /// (`batch_norm`, `layer_norm`, ...), optionally `kind:value` for the main parameter
 /// (`group_norm:8` groups, `ghost_batch_norm:16` virtual batch size, `lp_batch_norm:inf`).

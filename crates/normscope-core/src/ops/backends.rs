@@ -190,5 +190,145 @@ mod libtorch {
     }
 }
 
+/// CubeBackend (wgpu, and every CubeCL runtime): normscope-wgpu's kernels for f32, the composed
+/// path otherwise. burn's `Cube` devices (`Fusion<CubeBackend>`) reach these through the
+/// extension's fusion selector, one custom operation each way.
 #[cfg(feature = "wgpu")]
-impl NormOps for burn::backend::wgpu::CubeBackend {}
+pub use cube::cube_kernel_launches;
+
+#[cfg(feature = "wgpu")]
+mod cube {
+    use super::super::Affine;
+    use super::*;
+    use burn::backend::TensorMetadata;
+    use burn::backend::wgpu::CubeBackend;
+    use burn::tensor::Shape;
+    use normscope_wgpu::{AffineGrads, AffineIndex, View};
+
+    /// How many normalization operations ran on normscope-wgpu's CubeCL kernels so far.
+    pub fn cube_kernel_launches() -> usize {
+        normscope_wgpu::launches()
+    }
+
+    /// The kernels' views of `layout` on `shape`, or `None` for a layout no layer uses.
+    fn views(layout: NormLayout, shape: &Shape) -> Option<(View, AffineIndex, AffineGrads)> {
+        if shape.num_dims() < 2 || shape.num_elements() == 0 {
+            return None;
+        }
+        let (n, c) = (shape[0], shape[1]);
+        let numel = shape.num_elements();
+        let spatial = numel / (n * c);
+        let s = layout.view(shape);
+        let stats = View {
+            outer: s.outer,
+            groups: s.groups,
+            inner: s.inner,
+        };
+        match (layout.statistics, layout.affine) {
+            (Statistics::PerChannel, Affine::PerChannel) => Some((
+                stats,
+                AffineIndex {
+                    div: spatial,
+                    modulo: c,
+                },
+                AffineGrads::SameAsStatistics,
+            )),
+            (Statistics::PerGroup(_), Affine::PerChannel) => Some((
+                stats,
+                AffineIndex {
+                    div: spatial,
+                    modulo: c,
+                },
+                AffineGrads::Separate(View {
+                    outer: n,
+                    groups: c,
+                    inner: spatial,
+                }),
+            )),
+            (Statistics::PerGroup(_), Affine::PerElement) => Some((
+                stats,
+                AffineIndex {
+                    div: 1,
+                    modulo: numel / n,
+                },
+                AffineGrads::Separate(View {
+                    outer: n,
+                    groups: numel / n,
+                    inner: 1,
+                }),
+            )),
+            (Statistics::PerChannel, Affine::PerElement) => None,
+        }
+    }
+
+    impl NormOps for CubeBackend {
+        fn norm_forward(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            bias: FloatTensor<Self>,
+            layout: NormLayout,
+            eps: f64,
+        ) -> NormForward<Self> {
+            if let Some((stats, affine, _)) = views(layout, &x.shape())
+                && let Some((output, mean, invstd)) = normscope_wgpu::norm_forward(
+                    x.clone(),
+                    weight.clone(),
+                    bias.clone(),
+                    stats,
+                    affine,
+                    layout.centered,
+                    eps,
+                )
+            {
+                return NormForward {
+                    output,
+                    mean,
+                    invstd,
+                };
+            }
+            composed::forward::<Self>(x, weight, bias, layout, eps)
+        }
+
+        fn norm_backward(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            mean: FloatTensor<Self>,
+            invstd: FloatTensor<Self>,
+            grad_output: FloatTensor<Self>,
+            layout: NormLayout,
+            _eps: f64,
+        ) -> NormBackward<Self> {
+            if let Some((stats, affine, grads)) = views(layout, &x.shape())
+                && let Some((grad_input, grad_weight, grad_bias)) = normscope_wgpu::norm_backward(
+                    x.clone(),
+                    weight.clone(),
+                    mean.clone(),
+                    invstd.clone(),
+                    grad_output.clone(),
+                    stats,
+                    affine,
+                    grads,
+                    layout.centered,
+                )
+            {
+                return NormBackward {
+                    grad_input,
+                    grad_weight,
+                    grad_bias,
+                };
+            }
+            composed::backward::<Self>(x, weight, mean, invstd, grad_output, layout)
+        }
+
+        fn channel_affine(
+            x: FloatTensor<Self>,
+            scale: FloatTensor<Self>,
+            shift: FloatTensor<Self>,
+        ) -> FloatTensor<Self> {
+            match normscope_wgpu::channel_affine(x.clone(), scale.clone(), shift.clone()) {
+                Some(output) => output,
+                None => composed::channel_affine::<Self>(x, scale, shift),
+            }
+        }
+    }
+}

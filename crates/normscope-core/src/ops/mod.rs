@@ -9,6 +9,8 @@
 
 mod autodiff;
 mod backends;
+#[cfg(feature = "wgpu")]
+pub use backends::cube_kernel_launches;
 pub mod composed;
 
 use burn::backend::{Backend, ExtensionType, backend_extension, tensor::FloatTensor};
@@ -166,7 +168,7 @@ pub trait NormOps: Backend {
     /// Normalizes `x` (`[N, C, ...]`) with the statistics of the input itself, then applies
     /// `weight` and `bias` (shape [`NormLayout::affine_len`]). Returns the output and the saved
     /// mean and inverse standard deviation ([`NormLayout::num_stats`] each).
-    #[fusion(default)]
+    #[fusion(meta = fusion_meta::forward)]
     fn norm_forward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -180,7 +182,7 @@ pub trait NormOps: Backend {
     /// The closed-form gradient of [`norm_forward`](NormOps::norm_forward) given the upstream
     /// gradient `grad_output` and the statistics the forward saved. `eps` is the forward's
     /// (cuDNN's backward takes it again).
-    #[fusion(default)]
+    #[fusion(meta = fusion_meta::backward)]
     fn norm_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -196,12 +198,57 @@ pub trait NormOps: Backend {
 
     /// `y = x · scale + shift` with `scale`, `shift` of shape `[C]` broadcast over `[N, C, ...]`:
     /// every normalizer's eval mode once its running statistics are folded into the affine map.
-    #[fusion(default)]
+    #[fusion(meta = fusion_meta::channel_affine)]
     fn channel_affine(
         x: FloatTensor<Self>,
         scale: FloatTensor<Self>,
         shift: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         composed::channel_affine::<Self>(x, scale, shift)
+    }
+}
+
+/// Output shapes of the three operations, for burn's Fusion backend: a `Cube` device records
+/// each as one custom operation and runs it with `CubeBackend`'s kernels (normscope-wgpu).
+#[cfg(feature = "wgpu")]
+mod fusion_meta {
+    use super::{NormBackwardMetadata, NormForwardMetadata, NormLayout};
+    use burn::backend::fusion::custom::TensorSpec;
+    use burn::tensor::Shape;
+
+    pub fn forward(
+        x: &TensorSpec,
+        _weight: &TensorSpec,
+        _bias: &TensorSpec,
+        layout: &NormLayout,
+        _eps: &f64,
+    ) -> NormForwardMetadata {
+        let stats = TensorSpec::new(Shape::new([layout.num_stats(&x.shape)]), x.dtype);
+        NormForwardMetadata {
+            output: x.clone(),
+            mean: stats.clone(),
+            invstd: stats,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward(
+        x: &TensorSpec,
+        weight: &TensorSpec,
+        _mean: &TensorSpec,
+        _invstd: &TensorSpec,
+        _grad_output: &TensorSpec,
+        _layout: &NormLayout,
+        _eps: &f64,
+    ) -> NormBackwardMetadata {
+        NormBackwardMetadata {
+            grad_input: x.clone(),
+            grad_weight: weight.clone(),
+            grad_bias: weight.clone(),
+        }
+    }
+
+    pub fn channel_affine(x: &TensorSpec, _scale: &TensorSpec, _shift: &TensorSpec) -> TensorSpec {
+        x.clone()
     }
 }

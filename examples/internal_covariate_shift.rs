@@ -6,8 +6,8 @@
 
 use anyhow::Result;
 use clap::Parser;
-use normscope::analysis::experiments::internal_covariate_shift::{CovariateShiftConfig, run};
 use normscope::analysis::experiments::Stat;
+use normscope::analysis::experiments::internal_covariate_shift::{CovariateShiftConfig, run};
 use normscope::analysis::output::{Chart, Series, Table, write_csv, write_json};
 use normscope::cli::{
     Common, DataArgs, TrainArgs, loss_chart, parse_norms, progress, training_setup,

@@ -5,8 +5,8 @@
 
 use anyhow::Result;
 use clap::Parser;
-use normscope::analysis::experiments::noisy_batchnorm::{NoisyBatchNormExperiment, run};
 use normscope::analysis::experiments::Stat;
+use normscope::analysis::experiments::noisy_batchnorm::{NoisyBatchNormExperiment, run};
 use normscope::analysis::output::{Chart, Series, Table, write_csv, write_json};
 use normscope::cli::{Common, DataArgs, TrainArgs, loss_chart, progress, training_setup};
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::config::ReportConfig;
-use super::run::Units;
+use super::run::{InitUnit, Units};
 use super::summary::{Mechanism, Summary, Verdict};
 use crate::AnalysisError;
 use crate::experiments::Stat;
@@ -138,32 +138,27 @@ pub fn figures(config: &ReportConfig, units: &Units, summary: &Summary) -> Vec<F
                 })
                 .collect(),
         ));
+        // Per block, the mean over seeds of an at-initialization quantity.
+        let by_block = |len: usize, f: &dyn Fn(&InitUnit, usize) -> f64| -> Vec<(f64, f64)> {
+            (0..len)
+                .map(|b| {
+                    (
+                        b as f64,
+                        init.iter().map(|u| f(u, b)).sum::<f64>() / init.len() as f64,
+                    )
+                })
+                .collect()
+        };
         let blocks = init.first().map(|u| u.blocks.len()).unwrap_or(0);
         share.push(Series::line(
             label,
-            (0..blocks)
-                .map(|b| {
-                    (
-                        b as f64,
-                        init.iter().map(|u| u.blocks[b].branch_share).sum::<f64>()
-                            / init.len() as f64,
-                    )
-                })
-                .collect(),
+            by_block(blocks, &|u, b| u.blocks[b].branch_share),
         ));
         let outputs = init.first().map(|u| u.ranks.len()).unwrap_or(0);
+        let batch = config.init_batch as f64;
         rank.push(Series::line(
             label,
-            (0..outputs)
-                .map(|b| {
-                    (
-                        b as f64,
-                        init.iter().map(|u| u.ranks[b].effective_rank).sum::<f64>()
-                            / init.len() as f64
-                            / config.init_batch as f64,
-                    )
-                })
-                .collect(),
+            by_block(outputs, &|u, b| u.ranks[b].effective_rank / batch),
         ));
     }
     let scatter = |title: &str, x_label: &str, f: fn(&super::summary::NormSummary) -> Stat| {

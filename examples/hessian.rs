@@ -49,8 +49,9 @@ fn main() -> Result<()> {
         ..defaults
     };
     let bar = progress("Hessian");
-    let points = run(&config, &device, &bar)?;
+    let result = run(&config, &device, &bar)?;
     bar.finish();
+    let points = &result.points;
     let mut table = Table::new(&[
         "norm",
         "step",
@@ -61,7 +62,7 @@ fn main() -> Result<()> {
         "± s.e.",
     ]);
     let mut rows = vec![];
-    for p in &points {
+    for p in points {
         let mode = format!("{:?}", p.mode).to_lowercase();
         table.row(vec![
             p.norm.clone(),
@@ -91,6 +92,12 @@ fn main() -> Result<()> {
         config.batch_size
     );
     println!("{table}");
+    for d in &result.diverged {
+        println!(
+            "{} (seed {}): training diverged at step {}; no measurement after training.",
+            d.norm, d.seed, d.step
+        );
+    }
     println!(
         "Yao et al. 2020: BN does not necessarily make the landscape smoother, especially in shallow networks; PyHessian measures in eval mode."
     );
@@ -109,7 +116,7 @@ fn main() -> Result<()> {
     )?;
     write_json(
         &out.join("hessian.json"),
-        &serde_json::json!({ "config": config, "points": points, "backend": args.common.backend }),
+        &serde_json::json!({ "config": config, "points": points, "diverged": result.diverged, "backend": args.common.backend }),
     )?;
     println!("wrote {}", out.display());
     Ok(())

@@ -65,14 +65,37 @@ pub struct HessianPoint {
     pub trace: TraceEstimate,
 }
 
+/// A run whose training diverged before the second measurement (common without normalization
+/// at a learning rate BatchNorm takes in its stride): recorded, not measured — a Hessian at a
+/// non-finite point means nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DivergedRun {
+    /// Normalizer label.
+    pub norm: String,
+    /// Seed.
+    pub seed: u64,
+    /// The step whose loss diverged.
+    pub step: usize,
+}
+
+/// The measurements, and the runs that diverged before the trained one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HessianResult {
+    /// Every measurement.
+    pub points: Vec<HessianPoint>,
+    /// Runs with no measurement after training.
+    pub diverged: Vec<DivergedRun>,
+}
+
 /// Runs the experiment.
 pub fn run(
     config: &HessianConfig,
     device: &Device,
     progress: &indicatif::ProgressBar,
-) -> Result<Vec<HessianPoint>, AnalysisError> {
+) -> Result<HessianResult, AnalysisError> {
     let (train, _) = config.setup.data.load()?;
     let mut points = vec![];
+    let mut diverged = vec![];
     progress.set_length((config.norms.len() * config.seeds * 4) as u64);
     let batch: Vec<usize> = (0..config.batch_size.min(train.len())).collect();
     for norm in &config.norms {
@@ -88,10 +111,22 @@ pub fn run(
                 },
                 device,
             )?;
-            for phase in 0..2 {
+            'phases: for phase in 0..2 {
                 if phase == 1 {
                     while trainer.step < config.setup.train.steps {
-                        trainer.train_step(&train)?;
+                        match trainer.train_step(&train) {
+                            Ok(_) => {}
+                            Err(AnalysisError::Diverged { step, .. }) => {
+                                diverged.push(DivergedRun {
+                                    norm: norm.label(),
+                                    seed,
+                                    step,
+                                });
+                                progress.inc(2);
+                                break 'phases;
+                            }
+                            Err(error) => return Err(error),
+                        }
                     }
                 }
                 for mode in [Mode::Train, Mode::Eval] {
@@ -125,5 +160,5 @@ pub fn run(
             }
         }
     }
-    Ok(points)
+    Ok(HessianResult { points, diverged })
 }

@@ -264,3 +264,37 @@ pub fn weight_sums(
         out_b[idx] = b[idx] * weight[idx];
     }
 }
+
+/// Per column `g` of a view with `inner = 1` (one thread each, consecutive threads on
+/// consecutive addresses): `Σ_o dy` and `Σ_o dy · x̂` with `x̂` as in [`partial_sums`]. LayerNorm's
+/// per-element `dβ`, `dγ`: a column of `outer` (batch) elements is too short to split across a
+/// workgroup.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+pub fn column_sums(
+    x: &[f32],
+    dy: &[f32],
+    mean: &[f32],
+    invstd: &[f32],
+    out_a: &mut [f32],
+    out_b: &mut [f32],
+    outer: usize,
+    groups: usize,
+    s_groups: usize,
+    s_inner: usize,
+) {
+    let g = ABSOLUTE_POS;
+    if g < groups {
+        let mut sum_a = 0.0f32;
+        let mut sum_b = 0.0f32;
+        for o in 0..outer {
+            let idx = o * groups + g;
+            let s = (idx / s_inner) % s_groups;
+            let v = dy[idx];
+            sum_a += v;
+            sum_b += v * (x[idx] - mean[s]) * invstd[s];
+        }
+        out_a[g] = sum_a;
+        out_b[g] = sum_b;
+    }
+}

@@ -107,6 +107,27 @@ fn reduce(
     stats: View,
     affine: AffineIndex,
 ) -> (CubeTensor, CubeTensor) {
+    if view.inner == 1 && mode == 2 {
+        let out_a = empty_like(x, Shape::new([view.groups]));
+        let out_b = empty_like(x, Shape::new([view.groups]));
+        let (count, dim) = elementwise(x, view.groups);
+        kernels::column_sums::launch(
+            &x.client,
+            count,
+            dim,
+            buffer(x),
+            buffer(dy),
+            buffer(mean),
+            buffer(invstd),
+            buffer(&out_a),
+            buffer(&out_b),
+            view.outer,
+            view.groups,
+            stats.groups,
+            stats.inner,
+        );
+        return (out_a, out_b);
+    }
     let splits = splits(view);
     let partial_a = empty_like(x, Shape::new([view.groups * splits]));
     let partial_b = empty_like(x, Shape::new([view.groups * splits]));

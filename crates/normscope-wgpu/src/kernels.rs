@@ -58,26 +58,40 @@ pub fn partial_sums(
     }
     let mut sum_a = 0.0f32;
     let mut sum_b = 0.0f32;
-    let mut k = start + unit;
-    while k < end {
-        let o = k / inner;
-        let i = k % inner;
-        let idx = (o * groups + g) * inner + i;
-        if mode == 0 {
-            let d = x[idx] - shift;
-            sum_a += d;
-            sum_b += d * d;
-        } else {
-            let s = (idx / s_inner) % s_groups;
-            let xhat = (x[idx] - mean[s]) * invstd[s];
-            let mut v = dy[idx];
-            if mode == 1 {
-                v *= weight[(idx / a_div) % a_mod];
-            }
-            sum_a += v;
-            sum_b += v * xhat;
+    // The chunk crosses rows of `inner` contiguous elements; walk it row by row so that no
+    // element pays an integer division, and read the row's statistics once (a row never
+    // straddles two statistics groups in any layout of ours).
+    let row_lo = start / inner;
+    let row_hi = end.div_ceil(inner);
+    for o in row_lo..row_hi {
+        let base = (o * groups + g) * inner;
+        let lo = max(start, o * inner) - o * inner;
+        let hi = min(end, (o + 1) * inner) - o * inner;
+        let mut m = 0.0f32;
+        let mut r = 0.0f32;
+        if mode != 0 {
+            let s = (base / s_inner) % s_groups;
+            m = mean[s];
+            r = invstd[s];
         }
-        k += REDUCE_DIM as usize;
+        let mut i = lo + unit;
+        while i < hi {
+            let idx = base + i;
+            if mode == 0 {
+                let d = x[idx] - shift;
+                sum_a += d;
+                sum_b += d * d;
+            } else {
+                let xhat = (x[idx] - m) * r;
+                let mut v = dy[idx];
+                if mode == 1 {
+                    v *= weight[(idx / a_div) % a_mod];
+                }
+                sum_a += v;
+                sum_b += v * xhat;
+            }
+            i += REDUCE_DIM as usize;
+        }
     }
     let mut shared_a = Shared::<[f32]>::new_slice(256usize);
     let mut shared_b = Shared::<[f32]>::new_slice(256usize);

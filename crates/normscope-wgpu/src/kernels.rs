@@ -12,6 +12,7 @@
 //! statistics kernel does one workgroup per channel).
 
 use cubecl::prelude::*;
+use cubecl::std::FastDivmod;
 
 /// Threads per workgroup of the reductions (a power of two).
 pub const REDUCE_DIM: u32 = 256;
@@ -191,18 +192,19 @@ pub fn normalize(
     y: &mut [f32],
     len: usize,
     centered: u32,
-    s_groups: usize,
-    s_inner: usize,
-    a_div: usize,
-    a_mod: usize,
+    s_groups: FastDivmod<usize>,
+    s_inner: FastDivmod<usize>,
+    s_inner_len: usize,
+    a_div: FastDivmod<usize>,
+    a_mod: FastDivmod<usize>,
 ) {
     let idx = ABSOLUTE_POS;
     if idx < len {
-        let s = (idx / s_inner) % s_groups;
-        let a = (idx / a_div) % a_mod;
+        let s = s_groups.modulo(s_inner.div(idx));
+        let a = a_mod.modulo(a_div.div(idx));
         let mut shift = 0.0f32;
         if centered == 1 {
-            shift = x[s * s_inner];
+            shift = x[s * s_inner_len];
         }
         y[idx] = ((x[idx] - shift) - shifted_mean[s]) * invstd[s] * weight[a] + bias[a];
     }
@@ -224,15 +226,15 @@ pub fn input_grad(
     len: usize,
     count: usize,
     centered: u32,
-    s_groups: usize,
-    s_inner: usize,
-    a_div: usize,
-    a_mod: usize,
+    s_groups: FastDivmod<usize>,
+    s_inner: FastDivmod<usize>,
+    a_div: FastDivmod<usize>,
+    a_mod: FastDivmod<usize>,
 ) {
     let idx = ABSOLUTE_POS;
     if idx < len {
-        let s = (idx / s_inner) % s_groups;
-        let a = (idx / a_div) % a_mod;
+        let s = s_groups.modulo(s_inner.div(idx));
+        let a = a_mod.modulo(a_div.div(idx));
         let r = invstd[s];
         let xhat = (x[idx] - mean[s]) * r;
         let n = count as f32;
@@ -252,12 +254,12 @@ pub fn channel_affine(
     shift: &[f32],
     y: &mut [f32],
     len: usize,
-    spatial: usize,
-    channels: usize,
+    spatial: FastDivmod<usize>,
+    channels: FastDivmod<usize>,
 ) {
     let idx = ABSOLUTE_POS;
     if idx < len {
-        let c = (idx / spatial) % channels;
+        let c = channels.modulo(spatial.div(idx));
         y[idx] = x[idx] * scale[c] + shift[c];
     }
 }

@@ -226,6 +226,7 @@ pub fn norm_forward(
         centered as u32,
         stats.groups,
         stats.inner,
+        stats.inner,
         affine.div,
         affine.modulo,
     );

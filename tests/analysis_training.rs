@@ -54,6 +54,7 @@ fn symmetric(eigenvalues: &[f64]) -> Vec<f64> {
 
 #[test]
 fn beta_smoothness_is_the_curvature_along_the_gradient_on_a_quadratic() {
+    let _rng = common::backend_rng();
     // A = diag(1, 4, 9): at w − c = e₃ the gradient is 9e₃, an eigenvector, and
     // ‖∇L(w) − ∇L(w − ηg)‖/‖ηg‖ = ‖A g‖/‖g‖ = 9 for every η.
     let mut q = Quadratic {
@@ -80,6 +81,7 @@ fn beta_smoothness_is_the_curvature_along_the_gradient_on_a_quadratic() {
 
 #[test]
 fn power_iteration_and_hutchinson_recover_a_known_spectrum() {
+    let _rng = common::backend_rng();
     let eigenvalues = [5.0, 2.0, 1.0, 0.5, -0.3, 0.1];
     let mut q = Quadratic {
         a: symmetric(&eigenvalues),
@@ -134,6 +136,7 @@ fn small_data() -> (
 
 #[test]
 fn covariate_shift_is_exactly_zero_when_the_preceding_layers_are_frozen() {
+    let _rng = common::backend_rng();
     let device = Device::ndarray();
     let (train, _) = small_data();
     let network = small_mlp(NormConfig::default()).for_data(train.shape, train.classes);
@@ -186,6 +189,7 @@ fn covariate_shift_is_exactly_zero_when_the_preceding_layers_are_frozen() {
 /// network of Santurkar et al.'s experiments.
 #[test]
 fn batch_norm_trains_faster_and_smoother_at_a_shared_learning_rate() {
+    let _rng = common::backend_rng();
     let device = Device::ndarray();
     let data = DataSource::Synthetic(SyntheticConfig {
         size: 8,
@@ -308,6 +312,7 @@ fn steps_to_target_uses_a_running_mean() {
 
 #[test]
 fn checkpoint_and_resume_continue_the_same_run() {
+    let _rng = common::backend_rng();
     let device = Device::ndarray();
     let (train, _) = small_data();
     let network = small_mlp(NormConfig::default()).for_data(train.shape, train.classes);

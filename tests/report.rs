@@ -3,6 +3,8 @@
 //! configurations stopped before any work with the key and the value named.
 #![allow(deprecated)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -22,10 +24,6 @@ const PLOTS: [&str; 9] = [
     "rank_by_block",
     "scatter_rank",
 ];
-
-/// burn's backend RNG (what `device.seed` seeds) is process-wide: runs that must reproduce each
-/// other's numbers may not interleave with another test's run in this process.
-static BACKEND_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("normscope-report-{name}-{}", std::process::id()));
@@ -92,7 +90,7 @@ fn render(chromium: &Path, page: &Path) -> String {
 
 #[test]
 fn quick_report_has_every_section_and_plot_and_renders_in_headless_chromium() {
-    let _rng = BACKEND_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let _rng = common::backend_rng();
     let out = temp_dir("quick");
     let config = ReportConfig::preset(Scale::Quick);
     let summary =
@@ -219,7 +217,7 @@ fn two_normalizers() -> ReportConfig {
 
 #[test]
 fn an_interrupted_run_resumes_without_redoing_finished_units() {
-    let _rng = BACKEND_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let _rng = common::backend_rng();
     let device = Device::ndarray();
     let out = temp_dir("resume");
     let config = two_normalizers();

@@ -7,6 +7,15 @@ pub mod suite;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
+/// burn's backend random generator (what `Device::seed` seeds, and what parameter
+/// initialization and noise draw from) is process-wide, and the tests of one binary run on
+/// parallel threads: a test whose numbers depend on a seed holds this lock, so that no other
+/// test reseeds or draws in between.
+pub fn backend_rng() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Seeded standard normals (Box–Muller on a 64-bit LCG), rounded to f32 so that the f64
 /// references see exactly the values the layers see.
 pub fn randn(len: usize, seed: u64, mean: f64, std: f64) -> Vec<f64> {

@@ -296,8 +296,8 @@ pub fn column_sums(
     out_b: &mut [f32],
     outer: usize,
     groups: usize,
-    s_groups: usize,
-    s_inner: usize,
+    s_groups: FastDivmod<usize>,
+    s_inner: FastDivmod<usize>,
 ) {
     let g = ABSOLUTE_POS;
     if g < groups {
@@ -305,7 +305,7 @@ pub fn column_sums(
         let mut sum_b = 0.0f32;
         for o in 0..outer {
             let idx = o * groups + g;
-            let s = (idx / s_inner) % s_groups;
+            let s = s_groups.modulo(s_inner.div(idx));
             let v = dy[idx];
             sum_a += v;
             sum_b += v * (x[idx] - mean[s]) * invstd[s];

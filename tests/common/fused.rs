@@ -135,7 +135,16 @@ pub fn check<const D: usize>(device: &Device, name: &str, dims: [usize; D]) {
             Affine::PerChannel => c,
             Affine::PerElement => len / dims[0],
         };
-        let x = randn(len, 1, 3.0, 2.0);
+        // Each channel and each sample its own offset and scale, so that reading another
+        // group's statistics or parameters shows.
+        let x: Vec<f64> = randn(len, 1, 3.0, 2.0)
+            .into_iter()
+            .enumerate()
+            .map(|(k, v)| {
+                let (sample, channel) = (k / (c * spatial), (k / spatial) % c);
+                v * (1.0 + 0.25 * (channel % 3) as f64) + channel as f64 - 0.5 * (sample % 4) as f64
+            })
+            .collect();
         let dy = randn(len, 2, 0.0, 1.0);
         let w = randn(affine_len, 3, 1.0, 0.4);
         let b = randn(affine_len, 4, 0.0, 0.5);
@@ -216,6 +225,11 @@ pub fn check_all_shapes(device: &Device, name: &str) {
     check(device, name, [17, 2, 19, 3]); // batch a multiple of nothing
     check(device, name, [6, 5, 4099]); // over the parallel threshold, prime spatial size
     check(device, name, [1031, 64]); // many rows of [N, C]
+    // The GPU kernels' paths: split rows with 4-wide vectors, GroupNorm(2) groups of exactly
+    // the on-chip capacity (8192); short rows summed by columns; [N, C] past the capacity.
+    check(device, name, [3, 4, 4096]);
+    check(device, name, [2400, 4, 2, 2]);
+    check(device, name, [9000, 3]);
     check_affine(device, [7, 3, 5, 3]);
     check_affine(device, [5, 6]);
     check_affine(device, [6, 5, 4099]);

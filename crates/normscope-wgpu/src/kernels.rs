@@ -6,10 +6,20 @@
 //! `G` groups is `(1, N·G, C/G·S)`; the per-channel affine gradients of GroupNorm are `(N, C, S)`
 //! again and the per-element ones of LayerNorm `(N, D, 1)`.
 //!
-//! A reduction splits each `g` across `splits` workgroups (`CUBE_POS_X`), each of which reduces
-//! its chunk in shared memory and writes one partial; [`sum_partials`] combines them. So a
-//! channel of a large batch keeps the whole GPU busy instead of one workgroup (PyTorch's NCHW
-//! statistics kernel does one workgroup per channel).
+//! Three ways through a view, chosen on the host (`launch.rs`):
+//! - **on chip** ([`normalize_on_chip`], [`input_grad_on_chip`]): a group of at most
+//!   [`ON_CHIP_CAPACITY`] values is held in one workgroup's registers, so the forward reads `x`
+//!   once and writes `y` (2·|x|) and the backward reads `x`, `dy` once and writes `dx` (3·|x|);
+//! - **split rows** ([`partial_sums`]): long contiguous rows (`inner ≥ 1024`): each group is split
+//!   across `splits` workgroups (`CUBE_POS_X`) that reduce their chunk in shared memory to one
+//!   partial each, combined by [`sum_partials`]. A channel of a large batch thus keeps the whole
+//!   GPU busy instead of one workgroup (PyTorch's NCHW statistics kernel uses one per channel);
+//! - **columns** ([`column_partials`]): short rows (`[N, C]`, small images, LayerNorm's per-element
+//!   `dγ`): one thread per contiguous column `(g, i)` of a row of `groups·inner` values, its rows
+//!   split across `CUBE_POS_Y`, consecutive threads on consecutive addresses.
+//!
+//! Elementwise passes and the on-chip and split-row reductions load `Vector<f32, N>` (`N = 4`
+//! where the extents allow: 16-byte loads and stores).
 
 use cubecl::prelude::*;
 use cubecl::std::FastDivmod;
@@ -17,27 +27,60 @@ use cubecl::std::FastDivmod;
 /// Threads per workgroup of the reductions (a power of two).
 pub const REDUCE_DIM: u32 = 256;
 
+/// Most values one thread of an on-chip kernel keeps in registers.
+pub const ON_CHIP_PER_THREAD: usize = 32;
+
+/// Largest group the on-chip kernels take: `REDUCE_DIM · ON_CHIP_PER_THREAD` values.
+pub const ON_CHIP_CAPACITY: usize = REDUCE_DIM as usize * ON_CHIP_PER_THREAD;
+
+/// The sum of `value` over the workgroup's `REDUCE_DIM` units (shared-memory tree), returned to
+/// every unit.
+#[cube]
+fn block_sum(value: f32) -> f32 {
+    let unit = UNIT_POS as usize;
+    let mut shared = Shared::<[f32]>::new_slice(256usize);
+    shared[unit] = value;
+    sync_cube();
+    let mut step = 128usize;
+    while step > 0 {
+        if unit < step {
+            shared[unit] += shared[unit + step];
+        }
+        sync_cube();
+        step /= 2;
+    }
+    shared[0]
+}
+
+/// The workgroup's group in a grid of `(min(groups, 65 535), ⌈groups / 65 535⌉)` workgroups.
+#[cube]
+fn workgroup_group() -> usize {
+    CUBE_POS_Y as usize * CUBE_COUNT_X as usize + CUBE_POS_X as usize
+}
+
 /// Per `(g, split)`: two sums over the split's chunk of group `g`, written to
-/// `partial_a[g·splits + split]` and `partial_b[..]`.
+/// `partial_a[g·splits + split]` and `partial_b[..]`. `inner`, `count` and `chunk` count
+/// vectors of `N` values (`inner` is a multiple of `N`, so no vector crosses a row).
 ///
 /// `mode` 0 — forward statistics: `d = x − p` (`p = x[g's first element]` when `centered`,
 /// else 0), sums `d` and `d²`;
 /// mode 1 — backward, affine-weighted: `v = dy · w[(idx / a_div) % a_mod]`, sums `v` and
 /// `v · x̂`; mode 2 — backward, unweighted: sums `dy` and `dy · x̂`; in both
-/// `x̂ = (x − mean[s]) · invstd[s]` with `s = (idx / s_inner) % s_groups`.
+/// `x̂ = (x − mean[s]) · invstd[s]` with `s = (idx / s_inner) % s_groups` (element indices).
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
-pub fn partial_sums(
-    x: &[f32],
-    dy: &[f32],
+pub fn partial_sums<N: Size>(
+    x: &[Vector<f32, N>],
+    dy: &[Vector<f32, N>],
     weight: &[f32],
     mean: &[f32],
     invstd: &[f32],
     partial_a: &mut [f32],
     partial_b: &mut [f32],
-    outer: usize,
     groups: usize,
     inner: usize,
+    count: usize,
+    chunk: usize,
     splits: usize,
     mode: u32,
     centered: u32,
@@ -46,20 +89,19 @@ pub fn partial_sums(
     a_div: usize,
     a_mod: usize,
 ) {
+    let lanes = N::value();
     let split = CUBE_POS_X as usize;
     let g = CUBE_POS_Y as usize;
     let unit = UNIT_POS as usize;
-    let count = outer * inner;
-    let chunk = count.div_ceil(splits);
     let start = split * chunk;
     let end = min(start + chunk, count);
     let mut shift = 0.0f32;
     if mode == 0 && centered == 1 {
-        shift = x[g * inner];
+        shift = x[g * inner].extract(0usize);
     }
     let mut sum_a = 0.0f32;
     let mut sum_b = 0.0f32;
-    // The chunk crosses rows of `inner` contiguous elements; walk it row by row so that no
+    // The chunk crosses rows of `inner` contiguous vectors; walk it row by row so that no
     // element pays an integer division, and read the row's statistics once (a row never
     // straddles two statistics groups in any layout of ours).
     let row_lo = start / inner;
@@ -71,46 +113,102 @@ pub fn partial_sums(
         let mut m = 0.0f32;
         let mut r = 0.0f32;
         if mode != 0 {
-            let s = (base / s_inner) % s_groups;
+            let s = (base * lanes / s_inner) % s_groups;
             m = mean[s];
             r = invstd[s];
         }
         let mut i = lo + unit;
         while i < hi {
-            let idx = base + i;
+            let at = base + i;
+            let xv = x[at];
+            if mode == 0 {
+                #[unroll]
+                for l in 0..lanes {
+                    let d = xv.extract(l) - shift;
+                    sum_a += d;
+                    sum_b += d * d;
+                }
+            } else {
+                let dyv = dy[at];
+                #[unroll]
+                for l in 0..lanes {
+                    let xhat = (xv.extract(l) - m) * r;
+                    let mut v = dyv.extract(l);
+                    if mode == 1 {
+                        v *= weight[((at * lanes + l) / a_div) % a_mod];
+                    }
+                    sum_a += v;
+                    sum_b += v * xhat;
+                }
+            }
+            i += REDUCE_DIM as usize;
+        }
+    }
+    let a = block_sum(sum_a);
+    let b = block_sum(sum_b);
+    if unit == 0 {
+        partial_a[g * splits + split] = a;
+        partial_b[g * splits + split] = b;
+    }
+}
+
+/// Per column `c = g·inner + i` of the rows of `columns = groups·inner` contiguous values (one
+/// thread each) and per split of the `outer` rows (`CUBE_POS_Y`, `rows` rows each): the two sums
+/// of [`partial_sums`] (same `mode`s) over the split's rows, written to
+/// `partial_a[c·splits + split]` — so group `g`'s partials are the `inner·splits` values from
+/// `g·inner·splits` on.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+pub fn column_partials(
+    x: &[f32],
+    dy: &[f32],
+    weight: &[f32],
+    mean: &[f32],
+    invstd: &[f32],
+    partial_a: &mut [f32],
+    partial_b: &mut [f32],
+    outer: usize,
+    columns: usize,
+    inner: usize,
+    splits: usize,
+    rows: usize,
+    mode: u32,
+    centered: u32,
+    s_groups: FastDivmod<usize>,
+    s_inner: FastDivmod<usize>,
+    a_div: FastDivmod<usize>,
+    a_mod: FastDivmod<usize>,
+) {
+    let column = CUBE_POS_X as usize * CUBE_DIM_X as usize + UNIT_POS_X as usize;
+    let split = CUBE_POS_Y as usize;
+    if column < columns {
+        let mut shift = 0.0f32;
+        if mode == 0 && centered == 1 {
+            shift = x[(column / inner) * inner];
+        }
+        let mut sum_a = 0.0f32;
+        let mut sum_b = 0.0f32;
+        let lo = split * rows;
+        let hi = min(lo + rows, outer);
+        for o in lo..hi {
+            let idx = o * columns + column;
             if mode == 0 {
                 let d = x[idx] - shift;
                 sum_a += d;
                 sum_b += d * d;
             } else {
-                let xhat = (x[idx] - m) * r;
+                let s = s_groups.modulo(s_inner.div(idx));
+                let xhat = (x[idx] - mean[s]) * invstd[s];
                 let mut v = dy[idx];
                 if mode == 1 {
-                    v *= weight[(idx / a_div) % a_mod];
+                    v *= weight[a_mod.modulo(a_div.div(idx))];
                 }
                 sum_a += v;
                 sum_b += v * xhat;
             }
-            i += REDUCE_DIM as usize;
         }
-    }
-    let mut shared_a = Shared::<[f32]>::new_slice(256usize);
-    let mut shared_b = Shared::<[f32]>::new_slice(256usize);
-    shared_a[unit] = sum_a;
-    shared_b[unit] = sum_b;
-    sync_cube();
-    let mut step = 128usize;
-    while step > 0 {
-        if unit < step {
-            shared_a[unit] += shared_a[unit + step];
-            shared_b[unit] += shared_b[unit + step];
-        }
-        sync_cube();
-        step /= 2;
-    }
-    if unit == 0 {
-        partial_a[g * splits + split] = shared_a[0];
-        partial_b[g * splits + split] = shared_b[0];
+        partial_a[column * splits + split] = sum_a;
+        partial_b[column * splits + split] = sum_b;
     }
 }
 
@@ -137,16 +235,19 @@ pub fn sum_partials(
     }
 }
 
-/// Per group `g`: `mean`, `shifted_mean = mean − p` (exact where `mean` is rounded: the output
-/// is computed from it) and `invstd` from the shifted sums `Σd`, `Σd²` of [`partial_sums`]
-/// (mode 0) over `count` elements: `m = p + Σd/n`, `σ² = Σd²/n − (Σd/n)²`; not centred:
-/// `m = 0`, `σ² = Σx²/n`. `invstd = 1/√(σ² + eps)`.
+/// Per group `g`: `mean`, the pivot `p` (its first element; 0 when not centred),
+/// `shifted_mean = mean − p` (exact where `mean` is rounded: the output is computed from it) and
+/// `invstd`, from the shifted sums `Σd`, `Σd²` of a mode-0 reduction over `count` elements:
+/// `m = p + Σd/n`, `σ² = Σd²/n − (Σd/n)²`; not centred: `m = 0`, `σ² = Σx²/n`.
+/// `invstd = 1/√(σ² + eps)`.
 #[cube(launch)]
+#[allow(clippy::too_many_arguments)]
 pub fn finish_statistics(
     x: &[f32],
     sum_d: &[f32],
     sum_d2: &[f32],
     mean: &mut [f32],
+    pivot: &mut [f32],
     shifted_mean: &mut [f32],
     invstd: &mut [f32],
     groups: usize,
@@ -166,6 +267,7 @@ pub fn finish_statistics(
             var -= m * m;
         }
         var = max(var, 0.0f32);
+        pivot[g] = shift;
         if centered == 1 {
             mean[g] = shift + m;
             shifted_mean[g] = m;
@@ -177,52 +279,69 @@ pub fn finish_statistics(
     }
 }
 
-/// `y = ((x − p[s]) − shifted_mean[s]) · invstd[s] · w[a] + b[a]` with `p[s]` the first element
-/// of statistics group `s = (idx / s_inner) % s_groups` (0 when not centred) and
-/// `a = (idx / a_div) % a_mod`. `x − p` is exact for `x` near `p`, so an input like
-/// `10⁴ + N(0, 1)` keeps its precision (a rounded f32 mean would cost `~10⁴·2⁻²⁴` per element).
+/// `y = ((x − p[s]) − shifted_mean[s]) · invstd[s] · w[a] + b[a]` with `p` the pivot of
+/// [`finish_statistics`], `s = (idx / s_inner) % s_groups` and `a = (idx / a_div) % a_mod`.
+/// `x − p` is exact for `x` near `p`, so an input like `10⁴ + N(0, 1)` keeps its precision (a
+/// rounded f32 mean would cost `~10⁴·2⁻²⁴` per element). One thread per vector (`len` vectors);
+/// `stats_uniform` / `affine_uniform`: all lanes of a vector share `s` / `a`.
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
-pub fn normalize(
-    x: &[f32],
+pub fn normalize<N: Size>(
+    x: &[Vector<f32, N>],
+    pivot: &[f32],
     shifted_mean: &[f32],
     invstd: &[f32],
     weight: &[f32],
     bias: &[f32],
-    y: &mut [f32],
+    y: &mut [Vector<f32, N>],
     len: usize,
-    centered: u32,
     s_groups: FastDivmod<usize>,
     s_inner: FastDivmod<usize>,
-    s_inner_len: usize,
     a_div: FastDivmod<usize>,
     a_mod: FastDivmod<usize>,
+    #[comptime] stats_uniform: bool,
+    #[comptime] affine_uniform: bool,
 ) {
-    let idx = ABSOLUTE_POS;
-    if idx < len {
-        let s = s_groups.modulo(s_inner.div(idx));
-        let a = a_mod.modulo(a_div.div(idx));
-        let mut shift = 0.0f32;
-        if centered == 1 {
-            shift = x[s * s_inner_len];
+    let pos = ABSOLUTE_POS;
+    if pos < len {
+        let lanes = N::value();
+        let first = pos * lanes;
+        let s0 = s_groups.modulo(s_inner.div(first));
+        let a0 = a_mod.modulo(a_div.div(first));
+        let xv = x[pos];
+        let mut out = Vector::<f32, N>::empty();
+        #[unroll]
+        for l in 0..lanes {
+            let mut s = s0;
+            if !stats_uniform {
+                s = s_groups.modulo(s_inner.div(first + l));
+            }
+            let mut a = a0;
+            if !affine_uniform {
+                a = a_mod.modulo(a_div.div(first + l));
+            }
+            out.insert(
+                l,
+                ((xv.extract(l) - pivot[s]) - shifted_mean[s]) * invstd[s] * weight[a] + bias[a],
+            );
         }
-        y[idx] = ((x[idx] - shift) - shifted_mean[s]) * invstd[s] * weight[a] + bias[a];
+        y[pos] = out;
     }
 }
 
 /// `dx = invstd[s] · (g − A[s]/n − x̂ · B[s]/n)` with `g = dy · w[a]`, `A = Σg`, `B = Σg·x̂` over
-/// the statistics group (`A` is not subtracted when not centred).
+/// the statistics group (`A` is not subtracted when not centred). Indices as in [`normalize`].
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
-pub fn input_grad(
-    x: &[f32],
-    dy: &[f32],
+pub fn input_grad<N: Size>(
+    x: &[Vector<f32, N>],
+    dy: &[Vector<f32, N>],
     weight: &[f32],
     mean: &[f32],
     invstd: &[f32],
     sum_g: &[f32],
     sum_gx: &[f32],
-    dx: &mut [f32],
+    dx: &mut [Vector<f32, N>],
     len: usize,
     count: usize,
     centered: u32,
@@ -230,37 +349,278 @@ pub fn input_grad(
     s_inner: FastDivmod<usize>,
     a_div: FastDivmod<usize>,
     a_mod: FastDivmod<usize>,
+    #[comptime] stats_uniform: bool,
+    #[comptime] affine_uniform: bool,
 ) {
-    let idx = ABSOLUTE_POS;
-    if idx < len {
-        let s = s_groups.modulo(s_inner.div(idx));
-        let a = a_mod.modulo(a_div.div(idx));
-        let r = invstd[s];
-        let xhat = (x[idx] - mean[s]) * r;
+    let pos = ABSOLUTE_POS;
+    if pos < len {
+        let lanes = N::value();
+        let first = pos * lanes;
+        let s0 = s_groups.modulo(s_inner.div(first));
+        let a0 = a_mod.modulo(a_div.div(first));
         let n = count as f32;
-        let mut v = dy[idx] * weight[a] - xhat * (sum_gx[s] / n);
-        if centered == 1 {
-            v -= sum_g[s] / n;
+        let xv = x[pos];
+        let dyv = dy[pos];
+        let mut out = Vector::<f32, N>::empty();
+        #[unroll]
+        for l in 0..lanes {
+            let mut s = s0;
+            if !stats_uniform {
+                s = s_groups.modulo(s_inner.div(first + l));
+            }
+            let mut a = a0;
+            if !affine_uniform {
+                a = a_mod.modulo(a_div.div(first + l));
+            }
+            let r = invstd[s];
+            let xhat = (xv.extract(l) - mean[s]) * r;
+            let mut v = dyv.extract(l) * weight[a] - xhat * (sum_gx[s] / n);
+            if centered == 1 {
+                v -= sum_g[s] / n;
+            }
+            out.insert(l, r * v);
         }
-        dx[idx] = r * v;
+        dx[pos] = out;
     }
 }
 
-/// `y = x · scale[c] + shift[c]`, `c = (idx / spatial) % channels`.
+/// Forward of one group per workgroup, the group held in registers: reads `x` once, writes `y`,
+/// `mean[g]` and `invstd[g]`. Exact two-pass statistics: `m = p + Σ(x − p)/n`, then
+/// `σ² = Σ((x − p) − (m − p))²/n` over the values in registers (`p` = the group's first
+/// element). `inner` and `count` count vectors; element `e < count` of the group is at
+/// `(e / inner · groups + g) · inner + e % inner` (`row` divides by `inner`). Each unit holds
+/// `per_thread` vectors: `REDUCE_DIM · per_thread ≥ count`.
 #[cube(launch)]
-pub fn channel_affine(
-    x: &[f32],
+#[allow(clippy::too_many_arguments)]
+pub fn normalize_on_chip<N: Size>(
+    x: &[Vector<f32, N>],
+    weight: &[f32],
+    bias: &[f32],
+    y: &mut [Vector<f32, N>],
+    mean: &mut [f32],
+    invstd: &mut [f32],
+    groups: usize,
+    inner: usize,
+    count: usize,
+    row: FastDivmod<usize>,
+    eps: f32,
+    a_div: FastDivmod<usize>,
+    a_mod: FastDivmod<usize>,
+    #[comptime] per_thread: usize,
+    #[comptime] centered: bool,
+    #[comptime] affine_uniform: bool,
+) {
+    let lanes = N::value();
+    let g = workgroup_group();
+    if g < groups {
+        let unit = UNIT_POS as usize;
+        let n = (count * lanes) as f32;
+        let mut values = Array::<Vector<f32, N>>::new(per_thread);
+        let mut shift = 0.0f32;
+        if centered {
+            shift = x[g * inner].extract(0usize);
+        }
+        let mut sum = 0.0f32;
+        #[unroll]
+        for k in 0..per_thread {
+            let e = unit + k * REDUCE_DIM as usize;
+            let mut v = Vector::<f32, N>::empty().fill(0.0f32);
+            if e < count {
+                let (o, i) = row.div_mod(e);
+                v = x[(o * groups + g) * inner + i];
+                #[unroll]
+                for l in 0..lanes {
+                    sum += v.extract(l) - shift;
+                }
+            }
+            values[k] = v;
+        }
+        let mut shifted_mean = 0.0f32;
+        if centered {
+            shifted_mean = block_sum(sum) / n;
+        }
+        let mut squares = 0.0f32;
+        #[unroll]
+        for k in 0..per_thread {
+            let e = unit + k * REDUCE_DIM as usize;
+            if e < count {
+                let v = values[k];
+                #[unroll]
+                for l in 0..lanes {
+                    let d = (v.extract(l) - shift) - shifted_mean;
+                    squares += d * d;
+                }
+            }
+        }
+        let r = 1.0f32 / f32::sqrt(block_sum(squares) / n + eps);
+        if unit == 0 {
+            mean[g] = shift + shifted_mean;
+            invstd[g] = r;
+        }
+        #[unroll]
+        for k in 0..per_thread {
+            let e = unit + k * REDUCE_DIM as usize;
+            if e < count {
+                let (o, i) = row.div_mod(e);
+                let at = (o * groups + g) * inner + i;
+                let first = at * lanes;
+                let a0 = a_mod.modulo(a_div.div(first));
+                let v = values[k];
+                let mut out = Vector::<f32, N>::empty();
+                #[unroll]
+                for l in 0..lanes {
+                    let mut a = a0;
+                    if !affine_uniform {
+                        a = a_mod.modulo(a_div.div(first + l));
+                    }
+                    let xhat = ((v.extract(l) - shift) - shifted_mean) * r;
+                    out.insert(l, xhat * weight[a] + bias[a]);
+                }
+                y[at] = out;
+            }
+        }
+    }
+}
+
+/// Backward of one group per workgroup, the group's `x̂` and `g = dy · w` held in registers:
+/// reads `x` and `dy` once and writes `dx = invstd · (g − Σg/n − x̂ · Σg·x̂/n)` (`Σg/n` not
+/// subtracted when not `centered`). With `affine_is_group` (BatchNorm: the affine parameter of
+/// every element is its statistics group's, `w[g]`) it also writes `dβ[g] = Σdy` and
+/// `dγ[g] = Σdy·x̂`. Layout and `per_thread` as in [`normalize_on_chip`].
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+pub fn input_grad_on_chip<N: Size>(
+    x: &[Vector<f32, N>],
+    dy: &[Vector<f32, N>],
+    weight: &[f32],
+    mean: &[f32],
+    invstd: &[f32],
+    dx: &mut [Vector<f32, N>],
+    grad_weight: &mut [f32],
+    grad_bias: &mut [f32],
+    groups: usize,
+    inner: usize,
+    count: usize,
+    row: FastDivmod<usize>,
+    a_div: FastDivmod<usize>,
+    a_mod: FastDivmod<usize>,
+    #[comptime] per_thread: usize,
+    #[comptime] centered: bool,
+    #[comptime] affine_uniform: bool,
+    #[comptime] affine_is_group: bool,
+) {
+    let lanes = N::value();
+    let g = workgroup_group();
+    if g < groups {
+        let unit = UNIT_POS as usize;
+        let n = (count * lanes) as f32;
+        let m = mean[g];
+        let r = invstd[g];
+        let mut xhats = Array::<Vector<f32, N>>::new(per_thread);
+        let mut grads = Array::<Vector<f32, N>>::new(per_thread);
+        let mut sum_g = 0.0f32;
+        let mut sum_gx = 0.0f32;
+        #[unroll]
+        for k in 0..per_thread {
+            let e = unit + k * REDUCE_DIM as usize;
+            let mut xh = Vector::<f32, N>::empty().fill(0.0f32);
+            let mut gr = Vector::<f32, N>::empty().fill(0.0f32);
+            if e < count {
+                let (o, i) = row.div_mod(e);
+                let at = (o * groups + g) * inner + i;
+                let first = at * lanes;
+                let a0 = a_mod.modulo(a_div.div(first));
+                let xv = x[at];
+                let dyv = dy[at];
+                #[unroll]
+                for l in 0..lanes {
+                    let xhat = (xv.extract(l) - m) * r;
+                    let mut v = dyv.extract(l);
+                    if !affine_is_group {
+                        let mut a = a0;
+                        if !affine_uniform {
+                            a = a_mod.modulo(a_div.div(first + l));
+                        }
+                        v *= weight[a];
+                    }
+                    xh.insert(l, xhat);
+                    gr.insert(l, v);
+                    sum_g += v;
+                    sum_gx += v * xhat;
+                }
+            }
+            xhats[k] = xh;
+            grads[k] = gr;
+        }
+        // With `affine_is_group` the sums are the unweighted `Σdy`, `Σdy·x̂` (dβ, dγ) and the
+        // weighted ones are `w[g]` times them.
+        let total_g = block_sum(sum_g);
+        let total_gx = block_sum(sum_gx);
+        let mut scale = 1.0f32;
+        if affine_is_group {
+            scale = weight[g];
+            if unit == 0 {
+                grad_bias[g] = total_g;
+                grad_weight[g] = total_gx;
+            }
+        }
+        let mut centre = 0.0f32;
+        if centered {
+            centre = scale * total_g / n;
+        }
+        let slope = scale * total_gx / n;
+        #[unroll]
+        for k in 0..per_thread {
+            let e = unit + k * REDUCE_DIM as usize;
+            if e < count {
+                let (o, i) = row.div_mod(e);
+                let at = (o * groups + g) * inner + i;
+                let xh = xhats[k];
+                let gr = grads[k];
+                let mut out = Vector::<f32, N>::empty();
+                #[unroll]
+                for l in 0..lanes {
+                    out.insert(
+                        l,
+                        r * (scale * gr.extract(l) - centre - xh.extract(l) * slope),
+                    );
+                }
+                dx[at] = out;
+            }
+        }
+    }
+}
+
+/// `y = x · scale[c] + shift[c]`, `c = (idx / spatial) % channels`; one thread per vector,
+/// `uniform`: all lanes of a vector share `c`.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+pub fn channel_affine<N: Size>(
+    x: &[Vector<f32, N>],
     scale: &[f32],
     shift: &[f32],
-    y: &mut [f32],
+    y: &mut [Vector<f32, N>],
     len: usize,
     spatial: FastDivmod<usize>,
     channels: FastDivmod<usize>,
+    #[comptime] uniform: bool,
 ) {
-    let idx = ABSOLUTE_POS;
-    if idx < len {
-        let c = channels.modulo(spatial.div(idx));
-        y[idx] = x[idx] * scale[c] + shift[c];
+    let pos = ABSOLUTE_POS;
+    if pos < len {
+        let lanes = N::value();
+        let first = pos * lanes;
+        let c0 = channels.modulo(spatial.div(first));
+        let xv = x[pos];
+        let mut out = Vector::<f32, N>::empty();
+        #[unroll]
+        for l in 0..lanes {
+            let mut c = c0;
+            if !uniform {
+                c = channels.modulo(spatial.div(first + l));
+            }
+            out.insert(l, xv.extract(l) * scale[c] + shift[c]);
+        }
+        y[pos] = out;
     }
 }
 
@@ -278,39 +638,5 @@ pub fn weight_sums(
     if idx < len {
         out_a[idx] = a[idx] * weight[idx];
         out_b[idx] = b[idx] * weight[idx];
-    }
-}
-
-/// Per column `g` of a view with `inner = 1` (one thread each, consecutive threads on
-/// consecutive addresses): `Σ_o dy` and `Σ_o dy · x̂` with `x̂` as in [`partial_sums`]. LayerNorm's
-/// per-element `dβ`, `dγ`: a column of `outer` (batch) elements is too short to split across a
-/// workgroup.
-#[cube(launch)]
-#[allow(clippy::too_many_arguments)]
-pub fn column_sums(
-    x: &[f32],
-    dy: &[f32],
-    mean: &[f32],
-    invstd: &[f32],
-    out_a: &mut [f32],
-    out_b: &mut [f32],
-    outer: usize,
-    groups: usize,
-    s_groups: FastDivmod<usize>,
-    s_inner: FastDivmod<usize>,
-) {
-    let g = ABSOLUTE_POS;
-    if g < groups {
-        let mut sum_a = 0.0f32;
-        let mut sum_b = 0.0f32;
-        for o in 0..outer {
-            let idx = o * groups + g;
-            let s = s_groups.modulo(s_inner.div(idx));
-            let v = dy[idx];
-            sum_a += v;
-            sum_b += v * (x[idx] - mean[s]) * invstd[s];
-        }
-        out_a[g] = sum_a;
-        out_b[g] = sum_b;
     }
 }

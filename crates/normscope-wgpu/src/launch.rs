@@ -77,6 +77,19 @@ fn buffer(tensor: &CubeTensor) -> BufferArg {
     tensor.clone().into_buffer_arg()
 }
 
+/// `tensor` as a buffer of `lanes`-wide vectors (its length a multiple of `lanes`).
+fn vectors(tensor: &CubeTensor, lanes: usize) -> BufferArg {
+    let len = tensor.shape().num_elements();
+    debug_assert_eq!(len % lanes, 0);
+    // SAFETY: a contiguous f32 tensor of `len` elements holds `len / lanes` whole vectors.
+    unsafe { BufferArg::from_raw_parts(tensor.handle.clone(), len / lanes) }
+}
+
+/// The vector width for rows of `n` values: 4 (16-byte loads) where `n` is a multiple of 4.
+fn lanes_for(n: usize) -> usize {
+    if n.is_multiple_of(4) { 4 } else { 1 }
+}
+
 fn elementwise(reference: &CubeTensor, len: usize) -> (CubeCount, CubeDim) {
     let dim = CubeDim::new(&reference.client, len);
     (
@@ -85,15 +98,46 @@ fn elementwise(reference: &CubeTensor, len: usize) -> (CubeCount, CubeDim) {
     )
 }
 
-/// Workgroups per group: enough to fill a large GPU (`≈ 4096` workgroups in all) with at least
-/// `4·REDUCE_DIM` elements each, at most 65 535 (the limit of one grid axis).
+/// Most workgroups along one grid axis.
+const GRID_AXIS: usize = 65_535;
+
+/// One workgroup per group, in a grid of `(min(groups, 65 535), ⌈groups / 65 535⌉)`.
+fn group_grid(groups: usize) -> Option<CubeCount> {
+    let rows = groups.div_ceil(GRID_AXIS);
+    (rows <= GRID_AXIS).then(|| CubeCount::Static(groups.min(GRID_AXIS) as u32, rows as u32, 1))
+}
+
+/// How an on-chip kernel holds a group: `lanes`-wide vectors, `per_thread` of them per unit.
+#[derive(Debug, Clone, Copy)]
+struct OnChip {
+    lanes: usize,
+    per_thread: usize,
+}
+
+/// The on-chip plan for the groups of `view`, if a group fits in one workgroup's registers
+/// (at most [`kernels::ON_CHIP_CAPACITY`] values).
+fn on_chip(view: View) -> Option<OnChip> {
+    let lanes = lanes_for(view.inner);
+    let vectors = view.count() / lanes;
+    let per_thread = vectors.div_ceil(REDUCE_DIM as usize).next_power_of_two();
+    (per_thread * lanes <= kernels::ON_CHIP_PER_THREAD && group_grid(view.groups).is_some())
+        .then_some(OnChip { lanes, per_thread })
+}
+
+/// Rows at least this long are reduced by [`kernels::partial_sums`] (a workgroup walks along
+/// them); shorter ones by [`kernels::column_partials`].
+const LONG_ROW: usize = 4 * REDUCE_DIM as usize;
+
+/// Workgroups per group of the split-row reduction: enough to fill a large GPU (`≈ 4096`
+/// workgroups in all) with at least `4·REDUCE_DIM` values each, at most one grid axis.
 fn splits(view: View) -> usize {
     let per_group = 4096usize.div_ceil(view.groups.max(1));
     let most = view.count().div_ceil(4 * REDUCE_DIM as usize).max(1);
-    per_group.clamp(1, most.min(65_535))
+    per_group.clamp(1, most.min(GRID_AXIS))
 }
 
-/// The two sums of [`kernels::partial_sums`] per group of `view`, combined.
+/// The two sums of a reduction (see [`kernels::partial_sums`] for the modes) per group of
+/// `view`, combined; `None` where the view exceeds the launch grid.
 #[allow(clippy::too_many_arguments)]
 fn reduce(
     x: &CubeTensor,
@@ -106,53 +150,79 @@ fn reduce(
     centered: bool,
     stats: View,
     affine: AffineIndex,
-) -> (CubeTensor, CubeTensor) {
-    if view.inner == 1 && mode == 2 {
-        let out_a = empty_like(x, Shape::new([view.groups]));
-        let out_b = empty_like(x, Shape::new([view.groups]));
-        let (count, dim) = elementwise(x, view.groups);
-        kernels::column_sums::launch(
+) -> Option<(CubeTensor, CubeTensor)> {
+    let (partial_a, partial_b, per_group) = if view.inner >= LONG_ROW && view.groups <= GRID_AXIS {
+        let lanes = lanes_for(view.inner);
+        let count = view.count() / lanes;
+        let chunk = count.div_ceil(splits(view));
+        let splits = count.div_ceil(chunk);
+        let partial_a = empty_like(x, Shape::new([view.groups * splits]));
+        let partial_b = empty_like(x, Shape::new([view.groups * splits]));
+        kernels::partial_sums::launch(
             &x.client,
-            count,
-            dim,
-            buffer(x),
-            buffer(dy),
+            CubeCount::Static(splits as u32, view.groups as u32, 1),
+            CubeDim::new_1d(REDUCE_DIM),
+            lanes,
+            vectors(x, lanes),
+            vectors(dy, lanes),
+            buffer(weight),
             buffer(mean),
             buffer(invstd),
-            buffer(&out_a),
-            buffer(&out_b),
-            view.outer,
+            buffer(&partial_a),
+            buffer(&partial_b),
             view.groups,
+            view.inner / lanes,
+            count,
+            chunk,
+            splits,
+            mode,
+            centered as u32,
             stats.groups,
             stats.inner,
+            affine.div,
+            affine.modulo,
         );
-        return (out_a, out_b);
-    }
-    let splits = splits(view);
-    let partial_a = empty_like(x, Shape::new([view.groups * splits]));
-    let partial_b = empty_like(x, Shape::new([view.groups * splits]));
-    kernels::partial_sums::launch(
-        &x.client,
-        CubeCount::Static(splits as u32, view.groups as u32, 1),
-        CubeDim::new_1d(REDUCE_DIM),
-        buffer(x),
-        buffer(dy),
-        buffer(weight),
-        buffer(mean),
-        buffer(invstd),
-        buffer(&partial_a),
-        buffer(&partial_b),
-        view.outer,
-        view.groups,
-        view.inner,
-        splits,
-        mode,
-        centered as u32,
-        stats.groups,
-        stats.inner,
-        affine.div,
-        affine.modulo,
-    );
+        (partial_a, partial_b, splits)
+    } else {
+        let columns = view.groups * view.inner;
+        let width = columns.next_power_of_two().clamp(32, REDUCE_DIM as usize);
+        let blocks = columns.div_ceil(width);
+        if blocks > GRID_AXIS {
+            return None;
+        }
+        // Enough threads for a large GPU (~2²⁰), at least 8 rows each.
+        let splits = (1usize << 20)
+            .div_ceil(columns)
+            .clamp(1, view.outer.div_ceil(8).clamp(1, GRID_AXIS));
+        let rows = view.outer.div_ceil(splits);
+        let splits = view.outer.div_ceil(rows);
+        let partial_a = empty_like(x, Shape::new([columns * splits]));
+        let partial_b = empty_like(x, Shape::new([columns * splits]));
+        kernels::column_partials::launch(
+            &x.client,
+            CubeCount::Static(blocks as u32, splits as u32, 1),
+            CubeDim::new_1d(width as u32),
+            buffer(x),
+            buffer(dy),
+            buffer(weight),
+            buffer(mean),
+            buffer(invstd),
+            buffer(&partial_a),
+            buffer(&partial_b),
+            view.outer,
+            columns,
+            view.inner,
+            splits,
+            rows,
+            mode,
+            centered as u32,
+            stats.groups,
+            stats.inner,
+            affine.div,
+            affine.modulo,
+        );
+        (partial_a, partial_b, view.inner * splits)
+    };
     let out_a = empty_like(x, Shape::new([view.groups]));
     let out_b = empty_like(x, Shape::new([view.groups]));
     let (count, dim) = elementwise(x, view.groups);
@@ -165,13 +235,16 @@ fn reduce(
         buffer(&out_a),
         buffer(&out_b),
         view.groups,
-        splits,
+        per_group,
     );
-    (out_a, out_b)
+    Some((out_a, out_b))
 }
 
 /// Training forward: `(y, mean, invstd)` with the statistics flattened to `[stats.groups]`
-/// (`mean = 0` when not centred). `None` for dtypes other than f32.
+/// (`mean = 0` when not centred). `None` for dtypes other than f32 and views beyond the grid.
+///
+/// A group that fits on chip is normalized in one pass (2·|x|); otherwise a reduction pass
+/// (1·|x|) and an elementwise pass (2·|x|).
 pub fn norm_forward(
     x: CubeTensor,
     weight: CubeTensor,
@@ -188,11 +261,39 @@ pub fn norm_forward(
     if len == 0 || stats.groups == 0 {
         return None;
     }
-    // Mode 0 reads neither `dy` nor the statistics: any buffer will do for them.
-    let (sum_d, sum_d2) = reduce(&x, &x, &weight, &x, &x, stats, 0, centered, stats, affine);
     let mean = empty_like(&x, Shape::new([stats.groups]));
-    let shifted_mean = empty_like(&x, Shape::new([stats.groups]));
     let invstd = empty_like(&x, Shape::new([stats.groups]));
+    let y = empty_like(&x, x.shape());
+    if let Some(OnChip { lanes, per_thread }) = on_chip(stats) {
+        kernels::normalize_on_chip::launch(
+            &x.client,
+            group_grid(stats.groups)?,
+            CubeDim::new_1d(REDUCE_DIM),
+            lanes,
+            vectors(&x, lanes),
+            buffer(&weight),
+            buffer(&bias),
+            vectors(&y, lanes),
+            buffer(&mean),
+            buffer(&invstd),
+            stats.groups,
+            stats.inner / lanes,
+            stats.count() / lanes,
+            stats.inner / lanes,
+            eps as f32,
+            affine.div,
+            affine.modulo,
+            per_thread,
+            centered,
+            affine.div.is_multiple_of(lanes),
+        );
+        count_launch();
+        return Some((y, mean, invstd));
+    }
+    // Mode 0 reads neither `dy` nor the statistics: any buffer will do for them.
+    let (sum_d, sum_d2) = reduce(&x, &x, &weight, &x, &x, stats, 0, centered, stats, affine)?;
+    let pivot = empty_like(&x, Shape::new([stats.groups]));
+    let shifted_mean = empty_like(&x, Shape::new([stats.groups]));
     let (count, dim) = elementwise(&x, stats.groups);
     kernels::finish_statistics::launch(
         &x.client,
@@ -202,6 +303,7 @@ pub fn norm_forward(
         buffer(&sum_d),
         buffer(&sum_d2),
         buffer(&mean),
+        buffer(&pivot),
         buffer(&shifted_mean),
         buffer(&invstd),
         stats.groups,
@@ -210,32 +312,37 @@ pub fn norm_forward(
         centered as u32,
         eps as f32,
     );
-    let y = empty_like(&x, x.shape());
-    let (count, dim) = elementwise(&x, len);
+    let lanes = lanes_for(len);
+    let (count, dim) = elementwise(&x, len / lanes);
     kernels::normalize::launch(
         &x.client,
         count,
         dim,
-        buffer(&x),
+        lanes,
+        vectors(&x, lanes),
+        buffer(&pivot),
         buffer(&shifted_mean),
         buffer(&invstd),
         buffer(&weight),
         buffer(&bias),
-        buffer(&y),
-        len,
-        centered as u32,
+        vectors(&y, lanes),
+        len / lanes,
         stats.groups,
-        stats.inner,
         stats.inner,
         affine.div,
         affine.modulo,
+        stats.inner.is_multiple_of(lanes),
+        affine.div.is_multiple_of(lanes),
     );
     count_launch();
     Some((y, mean, invstd))
 }
 
 /// Closed-form backward: `(dx, dγ, dβ)`, the affine gradients shaped like `weight`. `None` for
-/// dtypes other than f32.
+/// dtypes other than f32 and views beyond the grid.
+///
+/// BatchNorm: one pass on chip (3·|x|), else a reduction (2·|x|) and the input-gradient pass
+/// (3·|x|). The group family adds one reduction for `dγ`, `dβ` (2·|x|) over their own view.
 #[allow(clippy::too_many_arguments)]
 pub fn norm_backward(
     x: CubeTensor,
@@ -258,12 +365,61 @@ pub fn norm_backward(
         return None;
     }
     let weight_shape = weight.shape();
-    let (sum_g, sum_gx, grad_weight, grad_bias) = match affine_grads {
-        AffineGrads::SameAsStatistics => {
+    let reshape = |t: CubeTensor| burn_cubecl::ops::reshape(t, weight_shape.clone());
+    let dx = empty_like(&x, x.shape());
+    let affine_is_group = affine_grads == AffineGrads::SameAsStatistics;
+    // The group family's `dγ`, `dβ` come from their own reduction in every case.
+    let separate = match affine_grads {
+        AffineGrads::SameAsStatistics => None,
+        AffineGrads::Separate(view) => Some(reduce(
+            &x, &dy, &weight, &mean, &invstd, view, 2, centered, stats, affine,
+        )?),
+    };
+    if let Some(OnChip { lanes, per_thread }) = on_chip(stats) {
+        let (grad_weight, grad_bias) = match &separate {
+            Some(_) => (
+                empty_like(&x, Shape::new([1])),
+                empty_like(&x, Shape::new([1])),
+            ),
+            None => (
+                empty_like(&x, Shape::new([stats.groups])),
+                empty_like(&x, Shape::new([stats.groups])),
+            ),
+        };
+        kernels::input_grad_on_chip::launch(
+            &x.client,
+            group_grid(stats.groups)?,
+            CubeDim::new_1d(REDUCE_DIM),
+            lanes,
+            vectors(&x, lanes),
+            vectors(&dy, lanes),
+            buffer(&weight),
+            buffer(&mean),
+            buffer(&invstd),
+            vectors(&dx, lanes),
+            buffer(&grad_weight),
+            buffer(&grad_bias),
+            stats.groups,
+            stats.inner / lanes,
+            stats.count() / lanes,
+            stats.inner / lanes,
+            affine.div,
+            affine.modulo,
+            per_thread,
+            centered,
+            affine.div.is_multiple_of(lanes),
+            affine_is_group,
+        );
+        count_launch();
+        let (sum_dy, sum_dyx) = separate.unwrap_or((grad_bias, grad_weight));
+        return Some((dx, reshape(sum_dyx), reshape(sum_dy)));
+    }
+    let (sum_g, sum_gx, grad_weight, grad_bias) = match separate {
+        None => {
             // Σdy and Σdy·x̂ per channel are dβ and dγ; the weighted sums are γ times them.
             let (sum_dy, sum_dyx) = reduce(
                 &x, &dy, &weight, &mean, &invstd, stats, 2, centered, stats, affine,
-            );
+            )?;
             let sum_g = empty_like(&x, Shape::new([stats.groups]));
             let sum_gx = empty_like(&x, Shape::new([stats.groups]));
             let (count, dim) = elementwise(&x, stats.groups);
@@ -280,40 +436,39 @@ pub fn norm_backward(
             );
             (sum_g, sum_gx, sum_dyx, sum_dy)
         }
-        AffineGrads::Separate(view) => {
+        Some((sum_dy, sum_dyx)) => {
             let (sum_g, sum_gx) = reduce(
                 &x, &dy, &weight, &mean, &invstd, stats, 1, centered, stats, affine,
-            );
-            let (sum_dy, sum_dyx) = reduce(
-                &x, &dy, &weight, &mean, &invstd, view, 2, centered, stats, affine,
-            );
+            )?;
             (sum_g, sum_gx, sum_dyx, sum_dy)
         }
     };
-    let dx = empty_like(&x, x.shape());
-    let (count, dim) = elementwise(&x, len);
+    let lanes = lanes_for(len);
+    let (count, dim) = elementwise(&x, len / lanes);
     kernels::input_grad::launch(
         &x.client,
         count,
         dim,
-        buffer(&x),
-        buffer(&dy),
+        lanes,
+        vectors(&x, lanes),
+        vectors(&dy, lanes),
         buffer(&weight),
         buffer(&mean),
         buffer(&invstd),
         buffer(&sum_g),
         buffer(&sum_gx),
-        buffer(&dx),
-        len,
+        vectors(&dx, lanes),
+        len / lanes,
         stats.count(),
         centered as u32,
         stats.groups,
         stats.inner,
         affine.div,
         affine.modulo,
+        stats.inner.is_multiple_of(lanes),
+        affine.div.is_multiple_of(lanes),
     );
     count_launch();
-    let reshape = |t: CubeTensor| burn_cubecl::ops::reshape(t, weight_shape.clone());
     Some((dx, reshape(grad_weight), reshape(grad_bias)))
 }
 
@@ -330,18 +485,21 @@ pub fn channel_affine(x: CubeTensor, scale: CubeTensor, shift: CubeTensor) -> Op
     let channels = shape[1];
     let spatial = len / (shape[0] * channels);
     let y = empty_like(&x, shape);
-    let (count, dim) = elementwise(&x, len);
+    let lanes = lanes_for(len);
+    let (count, dim) = elementwise(&x, len / lanes);
     kernels::channel_affine::launch(
         &x.client,
         count,
         dim,
-        buffer(&x),
+        lanes,
+        vectors(&x, lanes),
         buffer(&scale),
         buffer(&shift),
-        buffer(&y),
-        len,
+        vectors(&y, lanes),
+        len / lanes,
         spatial,
         channels,
+        spatial.is_multiple_of(lanes),
     );
     count_launch();
     Some(y)

@@ -99,13 +99,14 @@ fn burn_rows<const D: usize>(
     dims: [usize; D],
     layout: NormLayout,
     rows: &mut Vec<Row>,
-) {
+) -> (f64, f64) {
     let sync = || device.sync().expect("device sync");
     let x = Tensor::<D>::random(dims, Distribution::Normal(1.0, 2.0), device);
     let dy = Tensor::<D>::random(dims, Distribution::Normal(0.0, 1.0), device);
     let affine = layout.affine_len(&x.shape());
     let w = Tensor::<1>::random([affine], Distribution::Normal(1.0, 0.1), device);
     let b = Tensor::<1>::zeros([affine], device);
+    let mut totals = vec![];
     for (tag, kernel) in [
         ("fused (normscope)", Kernel::Fused),
         ("composed (burn ops)", Kernel::Composed),
@@ -154,7 +155,9 @@ fn burn_rows<const D: usize>(
             bwd: Some(bwd),
             both: Some(both),
         });
+        totals.push(both);
     }
+    (totals[0], totals[1])
 }
 
 /// A plain device copy of |x| (read + write) on a burn device, in ms.
@@ -169,7 +172,7 @@ fn burn_copy<const D: usize>(device: &Device, dims: [usize; D]) -> f64 {
 }
 
 #[cfg(feature = "tch")]
-fn cudnn_rows(dims: &[usize], rows: &mut Vec<Row>) -> Option<f64> {
+fn cudnn_rows(dims: &[usize], rows: &mut Vec<Row>, direct: &mut Option<f64>) -> Option<f64> {
     use tch::{Cuda, Device as TDevice, Kind, Tensor as T};
     if !Cuda::is_available() {
         eprintln!("no CUDA device: skipping the tch rows");
@@ -207,12 +210,54 @@ fn cudnn_rows(dims: &[usize], rows: &mut Vec<Row>) -> Option<f64> {
         },
         &sync,
     );
+    // What `batch_norm` and its autograd node run on CUDA, called directly: `cudnn_batch_norm`
+    // forward and `cudnn_batch_norm_backward` with the saved statistics and reserve space.
+    let (_, save_mean, save_var, reserve) =
+        x.cudnn_batch_norm(&w, Some(&b), Some(&rm), Some(&rv), true, 0.1, EPS);
+    let bwd = time(
+        || {
+            let _ = x.cudnn_batch_norm_backward(
+                &dy,
+                &w,
+                Some(&rm),
+                Some(&rv),
+                Some(&save_mean),
+                Some(&save_var),
+                EPS,
+                &reserve,
+            );
+        },
+        &sync,
+    );
+    let both = time(
+        || {
+            let (_, m, v, r) =
+                x.cudnn_batch_norm(&w, Some(&b), Some(&rm), Some(&rv), true, 0.1, EPS);
+            let _ = x.cudnn_batch_norm_backward(
+                &dy,
+                &w,
+                Some(&rm),
+                Some(&rv),
+                Some(&m),
+                Some(&v),
+                EPS,
+                &r,
+            );
+        },
+        &sync,
+    );
+    rows.push(Row {
+        label: "cuDNN via tch: `Tensor::batch_norm`; bwd = `cudnn_batch_norm_backward` (what its autograd runs)".into(),
+        fwd: Some(fwd),
+        bwd: Some(bwd),
+        both: Some(both),
+    });
     let xg = x.copy().set_requires_grad(true);
     let wg = w.copy().set_requires_grad(true);
     let bg = b.copy().set_requires_grad(true);
-    // torch's autograd needs a scalar to start from: `L = Σ y ⊙ dy` (its `mul` and `sum` are
-    // in this row and not in ours; the table says so).
-    let both = time(
+    // Through torch's autograd, which needs a scalar to start from: `L = Σ y ⊙ dy` (its `mul`
+    // and `sum` add passes that no other row has).
+    let autograd = time(
         || {
             let y = T::batch_norm(
                 &xg,
@@ -231,12 +276,66 @@ fn cudnn_rows(dims: &[usize], rows: &mut Vec<Row>) -> Option<f64> {
         &sync,
     );
     rows.push(Row {
-        label: "cuDNN via tch::Tensor::batch_norm (fwd+bwd: autograd of Σ y⊙dy)".into(),
-        fwd: Some(fwd),
+        label: "cuDNN via tch autograd of Σ y⊙dy (includes the loss's mul + sum)".into(),
+        fwd: None,
         bwd: None,
-        both: Some(both),
+        both: Some(autograd),
     });
+    *direct = Some(both);
     Some(copy)
+}
+
+/// The issues' targets on one BatchNorm shape, from the fwd+bwd medians of one run.
+fn targets(dims: &[usize], floor_ms: f64, both: &[(&str, f64, f64)], cudnn: Option<f64>) -> String {
+    let mut s = format!("\n### Targets, BatchNorm `{dims:?}` fwd+bwd\n\n");
+    let mut line = |what: String, ok: bool| {
+        s.push_str(&format!(
+            "- {what}: **{}**\n",
+            if ok { "met" } else { "not met" }
+        ));
+    };
+    for &(name, fused, composed) in both {
+        let speedup = composed / fused;
+        let floor = 100.0 * floor_ms / fused;
+        match name {
+            "libtorch-cuda" => {
+                if let Some(direct) = cudnn {
+                    let ratio = fused / direct;
+                    line(
+                        format!(
+                            "libtorch-cuda, burn + normscope / cuDNN via tch = {ratio:.3} (≤ 1.03)"
+                        ),
+                        ratio <= 1.03,
+                    );
+                }
+                line(
+                    format!(
+                        "libtorch-cuda, burn composed / normscope fused = {speedup:.2}× (≥ 3×)"
+                    ),
+                    speedup >= 3.0,
+                );
+            }
+            _ => {
+                line(
+                    format!("{name}, normscope fused at {floor:.0}% of the 8·|x| floor (≥ 90%)"),
+                    floor >= 90.0,
+                );
+                if let Some(direct) = cudnn {
+                    line(
+                        format!(
+                            "{name}, normscope fused {fused:.3} ms vs cuDNN via tch {direct:.3} ms (faster)"
+                        ),
+                        fused < direct,
+                    );
+                }
+                line(
+                    format!("{name}, burn composed / normscope fused = {speedup:.2}× (≥ 4×)"),
+                    speedup >= 4.0,
+                );
+            }
+        }
+    }
+    s
 }
 
 fn main() {
@@ -253,35 +352,34 @@ fn main() {
     if tch::Cuda::is_available() {
         devices.push(("libtorch-cuda", Device::libtorch_cuda(0)));
     }
-    let mut tables = vec![];
+    let mut text = String::new();
     for dims in &shapes {
         let bytes = dims.iter().product::<usize>() as f64 * 4.0;
         let mut rows = vec![];
         let mut copy_ms = None;
+        let mut both = vec![];
+        let mut copies = vec![];
         for (name, device) in &devices {
             let copy = burn_copy(device, *dims);
-            rows.push(Row {
-                label: format!("{name}: device copy"),
-                fwd: None,
-                bwd: None,
-                both: None,
-            });
-            eprintln!("{name} copy {dims:?}: {copy:.3} ms");
+            copies.push(format!("{name} {copy:.3} ms"));
             copy_ms = Some(copy_ms.map_or(copy, |c: f64| c.min(copy)));
-            burn_rows(device, name, *dims, NormLayout::BATCH, &mut rows);
+            let (fused, composed) = burn_rows(device, name, *dims, NormLayout::BATCH, &mut rows);
+            both.push((*name, fused, composed));
         }
+        #[allow(unused_mut)]
+        let mut cudnn = None;
         #[cfg(feature = "tch")]
-        if let Some(copy) = cudnn_rows(dims, &mut rows) {
-            eprintln!("tch copy {dims:?}: {copy:.3} ms");
+        if let Some(copy) = cudnn_rows(dims, &mut rows, &mut cudnn) {
+            copies.push(format!("tch {copy:.3} ms"));
             copy_ms = Some(copy_ms.map_or(copy, |c: f64| c.min(copy)));
         }
-        rows.retain(|r| r.fwd.is_some() || r.both.is_some());
-        tables.push(Table {
+        let copy_ms = copy_ms.unwrap_or(f64::NAN);
+        let mut tables = vec![Table {
             title: format!("BatchNorm `{dims:?}`"),
             bytes,
-            copy_ms: copy_ms.unwrap_or(f64::NAN),
+            copy_ms,
             rows,
-        });
+        }];
         for (layout, label) in [
             (NormLayout::group(32.min(dims[1])), "GroupNorm(32)"),
             (NormLayout::LAYER, "LayerNorm"),
@@ -293,12 +391,19 @@ fn main() {
             tables.push(Table {
                 title: format!("{label} `{dims:?}`"),
                 bytes,
-                copy_ms: copy_ms.unwrap_or(f64::NAN),
+                copy_ms,
                 rows,
             });
         }
+        // 8·|x| at the copy's bandwidth: the copy moves 2·|x| in `copy_ms`.
+        text.push_str(&format!(
+            "\nDevice copies of `{dims:?}` (the fastest sets the floors): {}\n",
+            copies.join(", ")
+        ));
+        text.push_str(&targets(dims, 4.0 * copy_ms, &both, cudnn));
+        text.extend(tables.iter().map(Table::markdown));
+        eprintln!("{text}");
     }
-    let text: String = tables.iter().map(Table::markdown).collect();
     println!("{text}");
     let out = std::env::var_os("NORMSCOPE_GPU_BENCH_OUT")
         .map(std::path::PathBuf::from)

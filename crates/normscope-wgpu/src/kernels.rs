@@ -52,6 +52,38 @@ fn block_sum(value: f32) -> f32 {
     shared[0]
 }
 
+/// The parameter index `((first + lane) / div) % modulo` of lane `lane` of the vector whose
+/// first element is `first`; `at_first` (lane 0's) when all lanes share it (`uniform`).
+#[cube]
+fn lane_index(
+    first: usize,
+    lane: usize,
+    at_first: usize,
+    div: &FastDivmod<usize>,
+    modulo: &FastDivmod<usize>,
+    #[comptime] uniform: bool,
+) -> usize {
+    let mut index = at_first;
+    if !uniform {
+        index = modulo.modulo(div.div(first + lane));
+    }
+    index
+}
+
+/// Where vector `e` of group `g` sits: `(e / inner · groups + g) · inner + e % inner` (`row`
+/// divides by `inner`).
+#[cube]
+fn group_position(
+    e: usize,
+    g: usize,
+    groups: usize,
+    inner: usize,
+    row: &FastDivmod<usize>,
+) -> usize {
+    let (o, i) = row.div_mod(e);
+    (o * groups + g) * inner + i
+}
+
 /// The workgroup's group in a grid of `(min(groups, 65 535), ⌈groups / 65 535⌉)` workgroups.
 #[cube]
 fn workgroup_group() -> usize {
@@ -312,14 +344,8 @@ pub fn normalize<N: Size>(
         let mut out = Vector::<f32, N>::empty();
         #[unroll]
         for l in 0..lanes {
-            let mut s = s0;
-            if !stats_uniform {
-                s = s_groups.modulo(s_inner.div(first + l));
-            }
-            let mut a = a0;
-            if !affine_uniform {
-                a = a_mod.modulo(a_div.div(first + l));
-            }
+            let s = lane_index(first, l, s0, &s_inner, &s_groups, stats_uniform);
+            let a = lane_index(first, l, a0, &a_div, &a_mod, affine_uniform);
             out.insert(
                 l,
                 ((xv.extract(l) - pivot[s]) - shifted_mean[s]) * invstd[s] * weight[a] + bias[a],
@@ -364,14 +390,8 @@ pub fn input_grad<N: Size>(
         let mut out = Vector::<f32, N>::empty();
         #[unroll]
         for l in 0..lanes {
-            let mut s = s0;
-            if !stats_uniform {
-                s = s_groups.modulo(s_inner.div(first + l));
-            }
-            let mut a = a0;
-            if !affine_uniform {
-                a = a_mod.modulo(a_div.div(first + l));
-            }
+            let s = lane_index(first, l, s0, &s_inner, &s_groups, stats_uniform);
+            let a = lane_index(first, l, a0, &a_div, &a_mod, affine_uniform);
             let r = invstd[s];
             let xhat = (xv.extract(l) - mean[s]) * r;
             let mut v = dyv.extract(l) * weight[a] - xhat * (sum_gx[s] / n);
@@ -426,8 +446,7 @@ pub fn normalize_on_chip<N: Size>(
             let e = unit + k * REDUCE_DIM as usize;
             let mut v = Vector::<f32, N>::empty().fill(0.0f32);
             if e < count {
-                let (o, i) = row.div_mod(e);
-                v = x[(o * groups + g) * inner + i];
+                v = x[group_position(e, g, groups, inner, &row)];
                 #[unroll]
                 for l in 0..lanes {
                     sum += v.extract(l) - shift;
@@ -461,18 +480,14 @@ pub fn normalize_on_chip<N: Size>(
         for k in 0..per_thread {
             let e = unit + k * REDUCE_DIM as usize;
             if e < count {
-                let (o, i) = row.div_mod(e);
-                let at = (o * groups + g) * inner + i;
+                let at = group_position(e, g, groups, inner, &row);
                 let first = at * lanes;
                 let a0 = a_mod.modulo(a_div.div(first));
                 let v = values[k];
                 let mut out = Vector::<f32, N>::empty();
                 #[unroll]
                 for l in 0..lanes {
-                    let mut a = a0;
-                    if !affine_uniform {
-                        a = a_mod.modulo(a_div.div(first + l));
-                    }
+                    let a = lane_index(first, l, a0, &a_div, &a_mod, affine_uniform);
                     let xhat = ((v.extract(l) - shift) - shifted_mean) * r;
                     out.insert(l, xhat * weight[a] + bias[a]);
                 }
@@ -526,8 +541,7 @@ pub fn input_grad_on_chip<N: Size>(
             let mut xh = Vector::<f32, N>::empty().fill(0.0f32);
             let mut gr = Vector::<f32, N>::empty().fill(0.0f32);
             if e < count {
-                let (o, i) = row.div_mod(e);
-                let at = (o * groups + g) * inner + i;
+                let at = group_position(e, g, groups, inner, &row);
                 let first = at * lanes;
                 let a0 = a_mod.modulo(a_div.div(first));
                 let xv = x[at];
@@ -537,11 +551,7 @@ pub fn input_grad_on_chip<N: Size>(
                     let xhat = (xv.extract(l) - m) * r;
                     let mut v = dyv.extract(l);
                     if !affine_is_group {
-                        let mut a = a0;
-                        if !affine_uniform {
-                            a = a_mod.modulo(a_div.div(first + l));
-                        }
-                        v *= weight[a];
+                        v *= weight[lane_index(first, l, a0, &a_div, &a_mod, affine_uniform)];
                     }
                     xh.insert(l, xhat);
                     gr.insert(l, v);
@@ -573,8 +583,7 @@ pub fn input_grad_on_chip<N: Size>(
         for k in 0..per_thread {
             let e = unit + k * REDUCE_DIM as usize;
             if e < count {
-                let (o, i) = row.div_mod(e);
-                let at = (o * groups + g) * inner + i;
+                let at = group_position(e, g, groups, inner, &row);
                 let xh = xhats[k];
                 let gr = grads[k];
                 let mut out = Vector::<f32, N>::empty();
@@ -614,10 +623,7 @@ pub fn channel_affine<N: Size>(
         let mut out = Vector::<f32, N>::empty();
         #[unroll]
         for l in 0..lanes {
-            let mut c = c0;
-            if !uniform {
-                c = channels.modulo(spatial.div(first + l));
-            }
+            let c = lane_index(first, l, c0, &spatial, &channels, uniform);
             out.insert(l, xv.extract(l) * scale[c] + shift[c]);
         }
         y[pos] = out;

@@ -7,14 +7,14 @@
 //! again and the per-element ones of LayerNorm `(N, D, 1)`.
 //!
 //! Three ways through a view, chosen on the host (`launch.rs`):
-//! - **on chip** ([`normalize_on_chip`], [`input_grad_on_chip`]): a group of at most
+//! - **on chip** ([`normalize_on_chip()`], [`input_grad_on_chip()`]): a group of at most
 //!   [`ON_CHIP_CAPACITY`] values is held in one workgroup's registers, so the forward reads `x`
 //!   once and writes `y` (2·|x|) and the backward reads `x`, `dy` once and writes `dx` (3·|x|);
-//! - **split rows** ([`partial_sums`]): long contiguous rows (`inner ≥ 1024`): each group is split
+//! - **split rows** ([`partial_sums()`]): long contiguous rows (`inner ≥ 1024`): each group is split
 //!   across `splits` workgroups (`CUBE_POS_X`) that reduce their chunk in shared memory to one
-//!   partial each, combined by [`sum_partials`]. A channel of a large batch thus keeps the whole
+//!   partial each, combined by [`sum_partials()`]. A channel of a large batch thus keeps the whole
 //!   GPU busy instead of one workgroup (PyTorch's NCHW statistics kernel uses one per channel);
-//! - **columns** ([`column_partials`]): short rows (`[N, C]`, small images, LayerNorm's per-element
+//! - **columns** ([`column_partials()`]): short rows (`[N, C]`, small images, LayerNorm's per-element
 //!   `dγ`): one thread per contiguous column `(g, i)` of a row of `groups·inner` values, its rows
 //!   split across `CUBE_POS_Y`, consecutive threads on consecutive addresses.
 //!
@@ -186,7 +186,7 @@ pub fn partial_sums<N: Size>(
 
 /// Per column `c = g·inner + i` of the rows of `columns = groups·inner` contiguous values (one
 /// thread each) and per split of the `outer` rows (`CUBE_POS_Y`, `rows` rows each): the two sums
-/// of [`partial_sums`] (same `mode`s) over the split's rows, written to
+/// of [`partial_sums()`] (same `mode`s) over the split's rows, written to
 /// `partial_a[c·splits + split]` — so group `g`'s partials are the `inner·splits` values from
 /// `g·inner·splits` on.
 #[cube(launch)]
@@ -312,7 +312,7 @@ pub fn finish_statistics(
 }
 
 /// `y = ((x − p[s]) − shifted_mean[s]) · invstd[s] · w[a] + b[a]` with `p` the pivot of
-/// [`finish_statistics`], `s = (idx / s_inner) % s_groups` and `a = (idx / a_div) % a_mod`.
+/// [`finish_statistics()`], `s = (idx / s_inner) % s_groups` and `a = (idx / a_div) % a_mod`.
 /// `x − p` is exact for `x` near `p`, so an input like `10⁴ + N(0, 1)` keeps its precision (a
 /// rounded f32 mean would cost `~10⁴·2⁻²⁴` per element). One thread per vector (`len` vectors);
 /// `stats_uniform` / `affine_uniform`: all lanes of a vector share `s` / `a`.
@@ -356,7 +356,7 @@ pub fn normalize<N: Size>(
 }
 
 /// `dx = invstd[s] · (g − A[s]/n − x̂ · B[s]/n)` with `g = dy · w[a]`, `A = Σg`, `B = Σg·x̂` over
-/// the statistics group (`A` is not subtracted when not centred). Indices as in [`normalize`].
+/// the statistics group (`A` is not subtracted when not centred). Indices as in [`normalize()`].
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 pub fn input_grad<N: Size>(
@@ -501,7 +501,7 @@ pub fn normalize_on_chip<N: Size>(
 /// reads `x` and `dy` once and writes `dx = invstd · (g − Σg/n − x̂ · Σg·x̂/n)` (`Σg/n` not
 /// subtracted when not `centered`). With `affine_is_group` (BatchNorm: the affine parameter of
 /// every element is its statistics group's, `w[g]`) it also writes `dβ[g] = Σdy` and
-/// `dγ[g] = Σdy·x̂`. Layout and `per_thread` as in [`normalize_on_chip`].
+/// `dγ[g] = Σdy·x̂`. Layout and `per_thread` as in [`normalize_on_chip()`].
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 pub fn input_grad_on_chip<N: Size>(

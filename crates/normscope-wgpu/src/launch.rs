@@ -124,8 +124,8 @@ fn on_chip(view: View) -> Option<OnChip> {
         .then_some(OnChip { lanes, per_thread })
 }
 
-/// Rows at least this long are reduced by [`kernels::partial_sums`] (a workgroup walks along
-/// them); shorter ones by [`kernels::column_partials`].
+/// Rows at least this long are reduced by [`kernels::partial_sums()`] (a workgroup walks along
+/// them); shorter ones by [`kernels::column_partials()`].
 const LONG_ROW: usize = 4 * REDUCE_DIM as usize;
 
 /// Workgroups per group of the split-row reduction: enough to fill a large GPU (`≈ 4096`
@@ -136,7 +136,7 @@ fn splits(view: View) -> usize {
     per_group.clamp(1, most.min(GRID_AXIS))
 }
 
-/// The two sums of a reduction (see [`kernels::partial_sums`] for the modes) per group of
+/// The two sums of a reduction (see [`kernels::partial_sums()`] for the modes) per group of
 /// `view`, combined; `None` where the view exceeds the launch grid.
 #[allow(clippy::too_many_arguments)]
 fn reduce(

@@ -8,8 +8,10 @@
 //!
 //! Three ways through a view, chosen on the host (`launch.rs`):
 //! - **on chip** ([`normalize_on_chip()`], [`input_grad_on_chip()`]): a group of at most
-//!   [`ON_CHIP_CAPACITY`] values is held in one workgroup's registers, so the forward reads `x`
-//!   once and writes `y` (2·|x|) and the backward reads `x`, `dy` once and writes `dx` (3·|x|);
+//!   [`ON_CHIP_CAPACITY`] values is held in the registers of a team of units (the whole
+//!   workgroup for a large group; a small one, e.g. a LayerNorm row of 256 values, takes 16 units
+//!   and shares the workgroup with 15 other groups), so the forward reads `x` once and writes `y`
+//!   (2·|x|) and the backward reads `x`, `dy` once and writes `dx` (3·|x|);
 //! - **split rows** ([`partial_sums()`]): long contiguous rows (`inner ≥ 1024`): each group is split
 //!   across `splits` workgroups (`CUBE_POS_X`) that reduce their chunk in shared memory to one
 //!   partial each, combined by [`sum_partials()`]. A channel of a large batch thus keeps the whole
@@ -33,23 +35,25 @@ pub const ON_CHIP_PER_THREAD: usize = 32;
 /// Largest group the on-chip kernels take: `REDUCE_DIM · ON_CHIP_PER_THREAD` values.
 pub const ON_CHIP_CAPACITY: usize = REDUCE_DIM as usize * ON_CHIP_PER_THREAD;
 
-/// The sum of `value` over the workgroup's `REDUCE_DIM` units (shared-memory tree), returned to
-/// every unit.
+/// The sum of `value` over the `team` consecutive units it belongs to (`team` a power of two
+/// dividing `REDUCE_DIM`; a shared-memory tree of `log₂ team` steps), returned to every unit of
+/// the team. Every unit of the workgroup calls it: it synchronizes the workgroup.
 #[cube]
-fn block_sum(value: f32) -> f32 {
+fn team_sum(value: f32, team: usize) -> f32 {
     let unit = UNIT_POS as usize;
     let mut shared = Shared::<[f32]>::new_slice(256usize);
     shared[unit] = value;
     sync_cube();
-    let mut step = 128usize;
+    let member = unit % team;
+    let mut step = team / 2;
     while step > 0 {
-        if unit < step {
+        if member < step {
             shared[unit] += shared[unit + step];
         }
         sync_cube();
         step /= 2;
     }
-    shared[0]
+    shared[unit - member]
 }
 
 /// The parameter index `((first + lane) / div) % modulo` of lane `lane` of the vector whose
@@ -84,10 +88,16 @@ fn group_position(
     (o * groups + g) * inner + i
 }
 
-/// The workgroup's group in a grid of `(min(groups, 65 535), ⌈groups / 65 535⌉)` workgroups.
+/// This unit's group and its place in the group's team of `team` units: `REDUCE_DIM / team`
+/// groups per workgroup, the workgroups in a grid of `(min(w, 65 535), ⌈w / 65 535⌉)`.
 #[cube]
-fn workgroup_group() -> usize {
-    CUBE_POS_Y as usize * CUBE_COUNT_X as usize + CUBE_POS_X as usize
+fn team_group(team: usize) -> (usize, usize) {
+    let unit = UNIT_POS as usize;
+    let workgroup = CUBE_POS_Y as usize * CUBE_COUNT_X as usize + CUBE_POS_X as usize;
+    (
+        workgroup * (REDUCE_DIM as usize / team) + unit / team,
+        unit % team,
+    )
 }
 
 /// Per `(g, split)`: two sums over the split's chunk of group `g`, written to
@@ -176,8 +186,8 @@ pub fn partial_sums<N: Size>(
             i += REDUCE_DIM as usize;
         }
     }
-    let a = block_sum(sum_a);
-    let b = block_sum(sum_b);
+    let a = team_sum(sum_a, REDUCE_DIM as usize);
+    let b = team_sum(sum_b, REDUCE_DIM as usize);
     if unit == 0 {
         partial_a[g * splits + split] = a;
         partial_b[g * splits + split] = b;
@@ -244,7 +254,10 @@ pub fn column_partials(
     }
 }
 
-/// Per group `g` (one thread each): the sums of its `splits` partials.
+/// Per group `g`: the sums of its `per_group` partials (from `g·per_group` on), by a team of
+/// `team` units (see [`team_group()`]) that reads them contiguously and sums its share in
+/// shared memory — a group of thousands of column partials is read by a whole workgroup, not
+/// one thread.
 #[cube(launch)]
 pub fn sum_partials(
     partial_a: &[f32],
@@ -252,16 +265,24 @@ pub fn sum_partials(
     out_a: &mut [f32],
     out_b: &mut [f32],
     groups: usize,
-    splits: usize,
+    per_group: usize,
+    team: usize,
 ) {
-    let g = ABSOLUTE_POS;
-    if g < groups {
-        let mut a = 0.0f32;
-        let mut b = 0.0f32;
-        for s in 0..splits {
-            a += partial_a[g * splits + s];
-            b += partial_b[g * splits + s];
+    let (g, member) = team_group(team);
+    let valid = g < groups;
+    let mut a = 0.0f32;
+    let mut b = 0.0f32;
+    if valid {
+        let mut s = member;
+        while s < per_group {
+            a += partial_a[g * per_group + s];
+            b += partial_b[g * per_group + s];
+            s += team;
         }
+    }
+    let a = team_sum(a, team);
+    let b = team_sum(b, team);
+    if valid && member == 0 {
         out_a[g] = a;
         out_b[g] = b;
     }
@@ -404,12 +425,13 @@ pub fn input_grad<N: Size>(
     }
 }
 
-/// Forward of one group per workgroup, the group held in registers: reads `x` once, writes `y`,
-/// `mean[g]` and `invstd[g]`. Exact two-pass statistics: `m = p + Σ(x − p)/n`, then
+/// Forward of one group per team of `team` units (`REDUCE_DIM / team` groups per workgroup,
+/// see [`team_group()`]), the group held in registers: reads `x` once, writes `y`, `mean[g]`
+/// and `invstd[g]`. Exact two-pass statistics: `m = p + Σ(x − p)/n`, then
 /// `σ² = Σ((x − p) − (m − p))²/n` over the values in registers (`p` = the group's first
 /// element). `inner` and `count` count vectors; element `e < count` of the group is at
 /// `(e / inner · groups + g) · inner + e % inner` (`row` divides by `inner`). Each unit holds
-/// `per_thread` vectors: `REDUCE_DIM · per_thread ≥ count`.
+/// `per_thread` vectors: `team · per_thread ≥ count`.
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 pub fn normalize_on_chip<N: Size>(
@@ -426,82 +448,88 @@ pub fn normalize_on_chip<N: Size>(
     eps: f32,
     a_div: FastDivmod<usize>,
     a_mod: FastDivmod<usize>,
+    team: usize,
     #[comptime] per_thread: usize,
     #[comptime] centered: bool,
     #[comptime] affine_uniform: bool,
 ) {
     let lanes = N::value();
-    let g = workgroup_group();
-    if g < groups {
-        let unit = UNIT_POS as usize;
-        let n = (count * lanes) as f32;
-        let mut values = Array::<Vector<f32, N>>::new(per_thread);
-        let mut shift = 0.0f32;
-        if centered {
+    // Every unit takes part in the team sums (they synchronize the workgroup); the units of a
+    // group past the last only load and store nothing.
+    let (g, member) = team_group(team);
+    let valid = g < groups;
+    let n = (count * lanes) as f32;
+    let mut values = Array::<Vector<f32, N>>::new(per_thread);
+    let mut shift = 0.0f32;
+    // A comptime condition outside, a runtime one inside: kept apart for the cube macro.
+    #[allow(clippy::collapsible_if)]
+    if centered {
+        if valid {
             shift = x[g * inner].extract(0usize);
         }
-        let mut sum = 0.0f32;
-        #[unroll]
-        for k in 0..per_thread {
-            let e = unit + k * REDUCE_DIM as usize;
-            let mut v = Vector::<f32, N>::empty().fill(0.0f32);
-            if e < count {
-                v = x[group_position(e, g, groups, inner, &row)];
-                #[unroll]
-                for l in 0..lanes {
-                    sum += v.extract(l) - shift;
-                }
-            }
-            values[k] = v;
-        }
-        let mut shifted_mean = 0.0f32;
-        if centered {
-            shifted_mean = block_sum(sum) / n;
-        }
-        let mut squares = 0.0f32;
-        #[unroll]
-        for k in 0..per_thread {
-            let e = unit + k * REDUCE_DIM as usize;
-            if e < count {
-                let v = values[k];
-                #[unroll]
-                for l in 0..lanes {
-                    let d = (v.extract(l) - shift) - shifted_mean;
-                    squares += d * d;
-                }
+    }
+    let mut sum = 0.0f32;
+    #[unroll]
+    for k in 0..per_thread {
+        let e = member + k * team;
+        let mut v = Vector::<f32, N>::empty().fill(0.0f32);
+        if valid && e < count {
+            v = x[group_position(e, g, groups, inner, &row)];
+            #[unroll]
+            for l in 0..lanes {
+                sum += v.extract(l) - shift;
             }
         }
-        let r = 1.0f32 / f32::sqrt(block_sum(squares) / n + eps);
-        if unit == 0 {
-            mean[g] = shift + shifted_mean;
-            invstd[g] = r;
-        }
-        #[unroll]
-        for k in 0..per_thread {
-            let e = unit + k * REDUCE_DIM as usize;
-            if e < count {
-                let at = group_position(e, g, groups, inner, &row);
-                let first = at * lanes;
-                let a0 = a_mod.modulo(a_div.div(first));
-                let v = values[k];
-                let mut out = Vector::<f32, N>::empty();
-                #[unroll]
-                for l in 0..lanes {
-                    let a = lane_index(first, l, a0, &a_div, &a_mod, affine_uniform);
-                    let xhat = ((v.extract(l) - shift) - shifted_mean) * r;
-                    out.insert(l, xhat * weight[a] + bias[a]);
-                }
-                y[at] = out;
+        values[k] = v;
+    }
+    let mut shifted_mean = 0.0f32;
+    if centered {
+        shifted_mean = team_sum(sum, team) / n;
+    }
+    let mut squares = 0.0f32;
+    #[unroll]
+    for k in 0..per_thread {
+        let e = member + k * team;
+        if valid && e < count {
+            let v = values[k];
+            #[unroll]
+            for l in 0..lanes {
+                let d = (v.extract(l) - shift) - shifted_mean;
+                squares += d * d;
             }
+        }
+    }
+    let r = 1.0f32 / f32::sqrt(team_sum(squares, team) / n + eps);
+    if valid && member == 0 {
+        mean[g] = shift + shifted_mean;
+        invstd[g] = r;
+    }
+    #[unroll]
+    for k in 0..per_thread {
+        let e = member + k * team;
+        if valid && e < count {
+            let at = group_position(e, g, groups, inner, &row);
+            let first = at * lanes;
+            let a0 = a_mod.modulo(a_div.div(first));
+            let v = values[k];
+            let mut out = Vector::<f32, N>::empty();
+            #[unroll]
+            for l in 0..lanes {
+                let a = lane_index(first, l, a0, &a_div, &a_mod, affine_uniform);
+                let xhat = ((v.extract(l) - shift) - shifted_mean) * r;
+                out.insert(l, xhat * weight[a] + bias[a]);
+            }
+            y[at] = out;
         }
     }
 }
 
-/// Backward of one group per workgroup, the group's `x̂` and `g = dy · w` held in registers:
-/// reads `x` and `dy` once and writes `dx = invstd · (g − Σg/n − x̂ · Σg·x̂/n)` (`Σg/n` not
-/// subtracted when not `centered`). With `affine_is_group` (BatchNorm: the affine parameter of
-/// every element is its statistics group's, `w[g]`) it also writes `dβ[g] = Σdy` and
-/// `dγ[g] = Σdy·x̂`. Layout and `per_thread` as in [`normalize_on_chip()`].
+/// Backward of one group per team (as in [`normalize_on_chip()`]), the group's `x̂` and
+/// `g = dy · w` held in registers: reads `x` and `dy` once and writes
+/// `dx = invstd · (g − Σg/n − x̂ · Σg·x̂/n)` (`Σg/n` not subtracted when not `centered`). With
+/// `affine_is_group` (BatchNorm: the affine parameter of every element is its statistics
+/// group's, `w[g]`) it also writes `dβ[g] = Σdy` and `dγ[g] = Σdy·x̂`. Layout, `team` and
+/// `per_thread` as in [`normalize_on_chip()`].
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 pub fn input_grad_on_chip<N: Size>(
@@ -519,83 +547,89 @@ pub fn input_grad_on_chip<N: Size>(
     row: FastDivmod<usize>,
     a_div: FastDivmod<usize>,
     a_mod: FastDivmod<usize>,
+    team: usize,
     #[comptime] per_thread: usize,
     #[comptime] centered: bool,
     #[comptime] affine_uniform: bool,
     #[comptime] affine_is_group: bool,
 ) {
     let lanes = N::value();
-    let g = workgroup_group();
-    if g < groups {
-        let unit = UNIT_POS as usize;
-        let n = (count * lanes) as f32;
-        let m = mean[g];
-        let r = invstd[g];
-        let mut xhats = Array::<Vector<f32, N>>::new(per_thread);
-        let mut grads = Array::<Vector<f32, N>>::new(per_thread);
-        let mut sum_g = 0.0f32;
-        let mut sum_gx = 0.0f32;
-        #[unroll]
-        for k in 0..per_thread {
-            let e = unit + k * REDUCE_DIM as usize;
-            let mut xh = Vector::<f32, N>::empty().fill(0.0f32);
-            let mut gr = Vector::<f32, N>::empty().fill(0.0f32);
-            if e < count {
-                let at = group_position(e, g, groups, inner, &row);
-                let first = at * lanes;
-                let a0 = a_mod.modulo(a_div.div(first));
-                let xv = x[at];
-                let dyv = dy[at];
-                #[unroll]
-                for l in 0..lanes {
-                    let xhat = (xv.extract(l) - m) * r;
-                    let mut v = dyv.extract(l);
-                    if !affine_is_group {
-                        v *= weight[lane_index(first, l, a0, &a_div, &a_mod, affine_uniform)];
-                    }
-                    xh.insert(l, xhat);
-                    gr.insert(l, v);
-                    sum_g += v;
-                    sum_gx += v * xhat;
-                }
-            }
-            xhats[k] = xh;
-            grads[k] = gr;
-        }
-        // With `affine_is_group` the sums are the unweighted `Σdy`, `Σdy·x̂` (dβ, dγ) and the
-        // weighted ones are `w[g]` times them.
-        let total_g = block_sum(sum_g);
-        let total_gx = block_sum(sum_gx);
-        let mut scale = 1.0f32;
+    let (g, member) = team_group(team);
+    let valid = g < groups;
+    let n = (count * lanes) as f32;
+    let mut m = 0.0f32;
+    let mut r = 0.0f32;
+    // With `affine_is_group` the sums are the unweighted `Σdy`, `Σdy·x̂` (dβ, dγ) and the
+    // weighted ones are `w[g]` times them.
+    let mut scale = 1.0f32;
+    if valid {
+        m = mean[g];
+        r = invstd[g];
         if affine_is_group {
             scale = weight[g];
-            if unit == 0 {
-                grad_bias[g] = total_g;
-                grad_weight[g] = total_gx;
-            }
         }
-        let mut centre = 0.0f32;
-        if centered {
-            centre = scale * total_g / n;
-        }
-        let slope = scale * total_gx / n;
-        #[unroll]
-        for k in 0..per_thread {
-            let e = unit + k * REDUCE_DIM as usize;
-            if e < count {
-                let at = group_position(e, g, groups, inner, &row);
-                let xh = xhats[k];
-                let gr = grads[k];
-                let mut out = Vector::<f32, N>::empty();
-                #[unroll]
-                for l in 0..lanes {
-                    out.insert(
-                        l,
-                        r * (scale * gr.extract(l) - centre - xh.extract(l) * slope),
-                    );
+    }
+    let mut xhats = Array::<Vector<f32, N>>::new(per_thread);
+    let mut grads = Array::<Vector<f32, N>>::new(per_thread);
+    let mut sum_g = 0.0f32;
+    let mut sum_gx = 0.0f32;
+    #[unroll]
+    for k in 0..per_thread {
+        let e = member + k * team;
+        let mut xh = Vector::<f32, N>::empty().fill(0.0f32);
+        let mut gr = Vector::<f32, N>::empty().fill(0.0f32);
+        if valid && e < count {
+            let at = group_position(e, g, groups, inner, &row);
+            let first = at * lanes;
+            let a0 = a_mod.modulo(a_div.div(first));
+            let xv = x[at];
+            let dyv = dy[at];
+            #[unroll]
+            for l in 0..lanes {
+                let xhat = (xv.extract(l) - m) * r;
+                let mut v = dyv.extract(l);
+                if !affine_is_group {
+                    v *= weight[lane_index(first, l, a0, &a_div, &a_mod, affine_uniform)];
                 }
-                dx[at] = out;
+                xh.insert(l, xhat);
+                gr.insert(l, v);
+                sum_g += v;
+                sum_gx += v * xhat;
             }
+        }
+        xhats[k] = xh;
+        grads[k] = gr;
+    }
+    let total_g = team_sum(sum_g, team);
+    let total_gx = team_sum(sum_gx, team);
+    #[allow(clippy::collapsible_if)]
+    if affine_is_group {
+        if valid && member == 0 {
+            grad_bias[g] = total_g;
+            grad_weight[g] = total_gx;
+        }
+    }
+    let mut centre = 0.0f32;
+    if centered {
+        centre = scale * total_g / n;
+    }
+    let slope = scale * total_gx / n;
+    #[unroll]
+    for k in 0..per_thread {
+        let e = member + k * team;
+        if valid && e < count {
+            let at = group_position(e, g, groups, inner, &row);
+            let xh = xhats[k];
+            let gr = grads[k];
+            let mut out = Vector::<f32, N>::empty();
+            #[unroll]
+            for l in 0..lanes {
+                out.insert(
+                    l,
+                    r * (scale * gr.extract(l) - centre - xh.extract(l) * slope),
+                );
+            }
+            dx[at] = out;
         }
     }
 }

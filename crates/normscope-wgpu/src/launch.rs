@@ -101,17 +101,40 @@ fn elementwise(reference: &CubeTensor, len: usize) -> (CubeCount, CubeDim) {
 /// Most workgroups along one grid axis.
 const GRID_AXIS: usize = 65_535;
 
-/// One workgroup per group, in a grid of `(min(groups, 65 535), ⌈groups / 65 535⌉)`.
-fn group_grid(groups: usize) -> Option<CubeCount> {
-    let rows = groups.div_ceil(GRID_AXIS);
-    (rows <= GRID_AXIS).then(|| CubeCount::Static(groups.min(GRID_AXIS) as u32, rows as u32, 1))
+/// `workgroups` workgroups in a grid of `(min(w, 65 535), ⌈w / 65 535⌉)`.
+fn group_grid(workgroups: usize) -> Option<CubeCount> {
+    let rows = workgroups.div_ceil(GRID_AXIS);
+    (rows <= GRID_AXIS).then(|| CubeCount::Static(workgroups.min(GRID_AXIS) as u32, rows as u32, 1))
 }
 
-/// How an on-chip kernel holds a group: `lanes`-wide vectors, `per_thread` of them per unit.
+/// How an on-chip kernel holds a group: a team of `team` units (a power of two, at most
+/// `REDUCE_DIM`: `REDUCE_DIM / team` groups share a workgroup), each holding `per_thread`
+/// `lanes`-wide vectors.
 #[derive(Debug, Clone, Copy)]
 struct OnChip {
     lanes: usize,
     per_thread: usize,
+    team: usize,
+}
+
+impl OnChip {
+    /// The workgroups for `groups` groups.
+    fn grid(&self, groups: usize) -> Option<CubeCount> {
+        group_grid(groups.div_ceil(REDUCE_DIM as usize / self.team))
+    }
+}
+
+/// Vectors each unit of a team loads when the group is small: a group of `4·team` vectors or
+/// fewer gets `team` units and leaves the rest of the workgroup to other groups, so that a
+/// LayerNorm row of 256 values keeps 16 units busy instead of 64 of a workgroup's 256.
+const SMALL_PER_THREAD: usize = 4;
+
+/// The team size for groups of `count` values (or partials), `per_unit` of them per unit.
+fn team_for(count: usize, per_unit: usize) -> usize {
+    count
+        .div_ceil(per_unit)
+        .next_power_of_two()
+        .min(REDUCE_DIM as usize)
 }
 
 /// The on-chip plan for the groups of `view`, if a group fits in one workgroup's registers
@@ -119,9 +142,15 @@ struct OnChip {
 fn on_chip(view: View) -> Option<OnChip> {
     let lanes = lanes_for(view.inner);
     let vectors = view.count() / lanes;
-    let per_thread = vectors.div_ceil(REDUCE_DIM as usize).next_power_of_two();
-    (per_thread * lanes <= kernels::ON_CHIP_PER_THREAD && group_grid(view.groups).is_some())
-        .then_some(OnChip { lanes, per_thread })
+    let team = team_for(vectors, SMALL_PER_THREAD);
+    let per_thread = vectors.div_ceil(team).next_power_of_two();
+    let plan = OnChip {
+        lanes,
+        per_thread,
+        team,
+    };
+    (per_thread * lanes <= kernels::ON_CHIP_PER_THREAD && plan.grid(view.groups).is_some())
+        .then_some(plan)
 }
 
 /// Rows at least this long are reduced by [`kernels::partial_sums()`] (a workgroup walks along
@@ -225,17 +254,18 @@ fn reduce(
     };
     let out_a = empty_like(x, Shape::new([view.groups]));
     let out_b = empty_like(x, Shape::new([view.groups]));
-    let (count, dim) = elementwise(x, view.groups);
+    let team = team_for(per_group, 1);
     kernels::sum_partials::launch(
         &x.client,
-        count,
-        dim,
+        group_grid(view.groups.div_ceil(REDUCE_DIM as usize / team))?,
+        CubeDim::new_1d(REDUCE_DIM),
         buffer(&partial_a),
         buffer(&partial_b),
         buffer(&out_a),
         buffer(&out_b),
         view.groups,
         per_group,
+        team,
     );
     Some((out_a, out_b))
 }
@@ -264,10 +294,17 @@ pub fn norm_forward(
     let mean = empty_like(&x, Shape::new([stats.groups]));
     let invstd = empty_like(&x, Shape::new([stats.groups]));
     let y = empty_like(&x, x.shape());
-    if let Some(OnChip { lanes, per_thread }) = on_chip(stats) {
+    if let Some(
+        plan @ OnChip {
+            lanes,
+            per_thread,
+            team,
+        },
+    ) = on_chip(stats)
+    {
         kernels::normalize_on_chip::launch(
             &x.client,
-            group_grid(stats.groups)?,
+            plan.grid(stats.groups)?,
             CubeDim::new_1d(REDUCE_DIM),
             lanes,
             vectors(&x, lanes),
@@ -283,6 +320,7 @@ pub fn norm_forward(
             eps as f32,
             affine.div,
             affine.modulo,
+            team,
             per_thread,
             centered,
             affine.div.is_multiple_of(lanes),
@@ -375,7 +413,14 @@ pub fn norm_backward(
             &x, &dy, &weight, &mean, &invstd, view, 2, centered, stats, affine,
         )?),
     };
-    if let Some(OnChip { lanes, per_thread }) = on_chip(stats) {
+    if let Some(
+        plan @ OnChip {
+            lanes,
+            per_thread,
+            team,
+        },
+    ) = on_chip(stats)
+    {
         let (grad_weight, grad_bias) = match &separate {
             Some(_) => (
                 empty_like(&x, Shape::new([1])),
@@ -388,7 +433,7 @@ pub fn norm_backward(
         };
         kernels::input_grad_on_chip::launch(
             &x.client,
-            group_grid(stats.groups)?,
+            plan.grid(stats.groups)?,
             CubeDim::new_1d(REDUCE_DIM),
             lanes,
             vectors(&x, lanes),
@@ -405,6 +450,7 @@ pub fn norm_backward(
             stats.inner / lanes,
             affine.div,
             affine.modulo,
+            team,
             per_thread,
             centered,
             affine.div.is_multiple_of(lanes),

@@ -2,11 +2,15 @@
 //! normscope's fused BatchNorm (forward, backward, both) on wgpu (CubeCL kernels) and on
 //! libtorch-CUDA (ATen/cuDNN through burn), burn's composed BatchNorm on the same devices, and
 //! cuDNN called directly through tch (`Tensor::batch_norm`), on `[256, 256, 56, 56]` and
-//! `[32, 64, 56, 56]` fp32; GroupNorm(32) and LayerNorm against their floors.
+//! `[32, 64, 56, 56]` fp32; GroupNorm(32) on the same tensors and LayerNorm over their channels
+//! (`[N·H·W, C]` rows), against their floors. Before it times a shape, it checks that the fused
+//! path computes what the composed path does on that shape (`y`, `dx`, `dγ`, `dβ`).
 //!
 //! ```text
 //! cargo bench --bench gpu --features tch,wgpu          # prints the table, writes gpu-bench.md
 //! NORMSCOPE_GPU_BENCH_SMALL=1 ...                      # tiny shapes: a smoke test on lavapipe
+//! NORMSCOPE_GPU_BENCH_CHECK_ONLY=1 ...                 # the checks alone, no timings
+//! NORMSCOPE_GPU_BENCH_SHAPES=32x256x56x56,... ...      # other NCHW shapes
 //! NORMSCOPE_GPU_BENCH_OUT=DIR ...                      # where gpu-bench.md goes (default: .)
 //! ```
 //!
@@ -31,18 +35,23 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Median milliseconds of `f`, each repetition synchronized by `sync`.
-fn time(mut f: impl FnMut(), sync: &dyn Fn()) -> f64 {
+/// Median milliseconds of `f`, each repetition synchronized by `sync`. What `f` returns is
+/// held until the device has synchronized: a result dropped unread could let a lazy backend
+/// (burn's fusion) skip the work that produced it.
+fn time<T>(mut f: impl FnMut() -> T, sync: &dyn Fn()) -> f64 {
     for _ in 0..WARMUP {
-        f();
+        let out = f();
+        sync();
+        drop(out);
     }
-    sync();
     let samples = (0..REPS)
         .map(|_| {
             let start = Instant::now();
-            f();
+            let out = f();
             sync();
-            start.elapsed().as_secs_f64() * 1e3
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            drop(out);
+            ms
         })
         .collect();
     median(samples)
@@ -60,15 +69,28 @@ struct Table {
     bytes: f64,
     copy_ms: f64,
     rows: Vec<Row>,
+    /// One line per device: the fused path against the composed path on this shape.
+    checks: Vec<String>,
 }
 
 impl Table {
-    fn markdown(&self) -> String {
+    fn markdown(&self, check_only: bool) -> String {
+        let mut s = format!("\n### {} — |x| = {:.1} MB", self.title, self.bytes / 1e6);
+        if !check_only {
+            s.push_str(&self.timings());
+        }
+        s.push('\n');
+        for check in &self.checks {
+            s.push_str(&format!("\n- {check}"));
+        }
+        s.push('\n');
+        s
+    }
+
+    fn timings(&self) -> String {
         let bandwidth = 2.0 * self.bytes / (self.copy_ms * 1e-3);
         let mut s = format!(
-            "\n### {} — |x| = {:.1} MB, copy {:.3} ms = {:.0} GB/s (read + write)\n\n| implementation | fwd ms (% of 3\\|x\\|) | bwd ms (% of 5\\|x\\|) | fwd+bwd ms (% of 8\\|x\\|) |\n|---|---|---|---|\n",
-            self.title,
-            self.bytes / 1e6,
+            ", copy {:.3} ms = {:.0} GB/s (read + write)\n\n| implementation | fwd ms (% of 3\\|x\\|) | bwd ms (% of 5\\|x\\|) | fwd+bwd ms (% of 8\\|x\\|) |\n|---|---|---|---|\n",
             self.copy_ms,
             bandwidth / 1e9
         );
@@ -92,13 +114,42 @@ impl Table {
     }
 }
 
-/// Our fused path and burn's composed path on one burn device.
+/// `max |a − b| / max |b|` over every element, computed on the device.
+fn rel_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f64 {
+    let scale = b
+        .clone()
+        .abs()
+        .max()
+        .into_data()
+        .iter::<f64>()
+        .next()
+        .unwrap_or(f64::NAN);
+    let diff = (a - b)
+        .abs()
+        .max()
+        .into_data()
+        .iter::<f64>()
+        .next()
+        .unwrap_or(f64::NAN);
+    diff / scale
+}
+
+/// The largest `max |fused − composed| / max |composed|` (of `y`, `dx`, `dγ`, `dβ`) the check
+/// of [`burn_rows`] accepts.
+const CHECK_TOLERANCE: f64 = 1e-4;
+
+/// Our fused path and burn's composed path on one burn device: their outputs and gradients
+/// compared (`max |fused − composed| / max |composed|` of `y`, `dx`, `dγ`, `dβ`, one line for
+/// `checks`), then, unless `check_only`, their timings (rows) and fwd+bwd medians (returned).
+#[allow(clippy::too_many_arguments)]
 fn burn_rows<const D: usize>(
     device: &Device,
     name: &str,
     dims: [usize; D],
     layout: NormLayout,
+    check_only: bool,
     rows: &mut Vec<Row>,
+    checks: &mut Vec<String>,
 ) -> (f64, f64) {
     let sync = || device.sync().expect("device sync");
     let x = Tensor::<D>::random(dims, Distribution::Normal(1.0, 2.0), device);
@@ -106,21 +157,62 @@ fn burn_rows<const D: usize>(
     let affine = layout.affine_len(&x.shape());
     let w = Tensor::<1>::random([affine], Distribution::Normal(1.0, 0.1), device);
     let b = Tensor::<1>::zeros([affine], device);
-    let mut totals = vec![];
-    for (tag, kernel) in [
+    let kernels = [
         ("fused (normscope)", Kernel::Fused),
         ("composed (burn ops)", Kernel::Composed),
-    ] {
+    ];
+    let results: Vec<_> = kernels
+        .iter()
+        .map(|&(_, kernel)| {
+            let out = normalize(x.clone(), w.clone(), b.clone(), layout, EPS, kernel);
+            let (dx, dw, db) = normalize_backward(
+                x.clone(),
+                w.clone(),
+                out.mean.clone(),
+                out.invstd.clone(),
+                dy.clone(),
+                layout,
+                EPS,
+                kernel,
+            );
+            (out, dx, dw, db)
+        })
+        .collect();
+    let [(fused, fdx, fdw, fdb), (composed, cdx, cdw, cdb)] =
+        <[_; 2]>::try_from(results).unwrap_or_else(|_| unreachable!("two kernels"));
+    let diffs = [
+        ("y", rel_diff(fused.output, composed.output)),
+        ("dx", rel_diff(fdx, cdx)),
+        ("dγ", rel_diff(fdw, cdw)),
+        ("dβ", rel_diff(fdb, cdb)),
+    ];
+    let worst = diffs.iter().map(|d| d.1).fold(0.0f64, |a, b| a.max(b));
+    checks.push(format!(
+        "{name}: fused vs composed, max |Δ| / max |composed|: {} — {}",
+        diffs
+            .iter()
+            .map(|(what, d)| format!("{what} {d:.1e}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if worst < CHECK_TOLERANCE {
+            format!("**agree** (< {CHECK_TOLERANCE:.0e})")
+        } else {
+            format!("**DISAGREE** (≥ {CHECK_TOLERANCE:.0e})")
+        }
+    ));
+    if check_only {
+        return (f64::NAN, f64::NAN);
+    }
+    let mut totals = vec![];
+    for (tag, kernel) in kernels {
         let saved = normalize(x.clone(), w.clone(), b.clone(), layout, EPS, kernel);
         let fwd = time(
-            || {
-                let _ = normalize(x.clone(), w.clone(), b.clone(), layout, EPS, kernel);
-            },
+            || normalize(x.clone(), w.clone(), b.clone(), layout, EPS, kernel),
             &sync,
         );
         let bwd = time(
             || {
-                let _ = normalize_backward(
+                normalize_backward(
                     x.clone(),
                     w.clone(),
                     saved.mean.clone(),
@@ -129,14 +221,14 @@ fn burn_rows<const D: usize>(
                     layout,
                     EPS,
                     kernel,
-                );
+                )
             },
             &sync,
         );
         let both = time(
             || {
                 let out = normalize(x.clone(), w.clone(), b.clone(), layout, EPS, kernel);
-                let _ = normalize_backward(
+                let grads = normalize_backward(
                     x.clone(),
                     w.clone(),
                     out.mean,
@@ -146,6 +238,7 @@ fn burn_rows<const D: usize>(
                     EPS,
                     kernel,
                 );
+                (out.output, grads)
             },
             &sync,
         );
@@ -163,12 +256,9 @@ fn burn_rows<const D: usize>(
 /// A plain device copy of |x| (read + write) on a burn device, in ms.
 fn burn_copy<const D: usize>(device: &Device, dims: [usize; D]) -> f64 {
     let x = Tensor::<D>::random(dims, Distribution::Normal(0.0, 1.0), device);
-    time(
-        || {
-            let _ = x.clone().add_scalar(0.0);
-        },
-        &|| device.sync().expect("device sync"),
-    )
+    time(|| x.clone().add_scalar(0.0), &|| {
+        device.sync().expect("device sync")
+    })
 }
 
 #[cfg(feature = "tch")]
@@ -184,19 +274,14 @@ fn cudnn_rows(dims: &[usize], rows: &mut Vec<Row>, direct: &mut Option<f64>) -> 
     let sync = || Cuda::synchronize(0);
     let x = T::randn(shape.as_slice(), (Kind::Float, dev));
     let dy = T::randn(shape.as_slice(), (Kind::Float, dev));
-    let copy = time(
-        || {
-            let _ = x.copy();
-        },
-        &sync,
-    );
+    let copy = time(|| x.copy(), &sync);
     let w = T::ones([c], (Kind::Float, dev));
     let b = T::zeros([c], (Kind::Float, dev));
     let rm = T::zeros([c], (Kind::Float, dev));
     let rv = T::ones([c], (Kind::Float, dev));
     let fwd = time(
         || {
-            let _ = T::batch_norm(
+            T::batch_norm(
                 &x,
                 Some(&w),
                 Some(&b),
@@ -206,7 +291,7 @@ fn cudnn_rows(dims: &[usize], rows: &mut Vec<Row>, direct: &mut Option<f64>) -> 
                 0.1,
                 EPS,
                 true,
-            );
+            )
         },
         &sync,
     );
@@ -216,7 +301,7 @@ fn cudnn_rows(dims: &[usize], rows: &mut Vec<Row>, direct: &mut Option<f64>) -> 
         x.cudnn_batch_norm(&w, Some(&b), Some(&rm), Some(&rv), true, 0.1, EPS);
     let bwd = time(
         || {
-            let _ = x.cudnn_batch_norm_backward(
+            x.cudnn_batch_norm_backward(
                 &dy,
                 &w,
                 Some(&rm),
@@ -225,7 +310,7 @@ fn cudnn_rows(dims: &[usize], rows: &mut Vec<Row>, direct: &mut Option<f64>) -> 
                 Some(&save_var),
                 EPS,
                 &reserve,
-            );
+            )
         },
         &sync,
     );
@@ -233,16 +318,7 @@ fn cudnn_rows(dims: &[usize], rows: &mut Vec<Row>, direct: &mut Option<f64>) -> 
         || {
             let (_, m, v, r) =
                 x.cudnn_batch_norm(&w, Some(&b), Some(&rm), Some(&rv), true, 0.1, EPS);
-            let _ = x.cudnn_batch_norm_backward(
-                &dy,
-                &w,
-                Some(&rm),
-                Some(&rv),
-                Some(&m),
-                Some(&v),
-                EPS,
-                &r,
-            );
+            x.cudnn_batch_norm_backward(&dy, &w, Some(&rm), Some(&rv), Some(&m), Some(&v), EPS, &r)
         },
         &sync,
     );
@@ -271,7 +347,7 @@ fn cudnn_rows(dims: &[usize], rows: &mut Vec<Row>, direct: &mut Option<f64>) -> 
                 true,
             );
             let loss = (y * &dy).sum(Kind::Float);
-            let _ = T::run_backward(&[loss], &[&xg, &wg, &bg], false, false);
+            T::run_backward(&[loss], &[&xg, &wg, &bg], false, false)
         },
         &sync,
     );
@@ -338,9 +414,25 @@ fn targets(dims: &[usize], floor_ms: f64, both: &[(&str, f64, f64)], cudnn: Opti
     s
 }
 
+/// `NxCxHxW` (e.g. `256x256x56x56`) as dimensions.
+fn parse_shape(text: &str) -> [usize; 4] {
+    let dims: Vec<usize> = text
+        .trim()
+        .split('x')
+        .map(|d| d.parse().ok().filter(|&d| d > 0))
+        .collect::<Option<_>>()
+        .unwrap_or_default();
+    <[usize; 4]>::try_from(dims).unwrap_or_else(|_| {
+        panic!("NORMSCOPE_GPU_BENCH_SHAPES: `{text}` is not NxCxHxW with four positive sizes")
+    })
+}
+
 fn main() {
     let small = std::env::var_os("NORMSCOPE_GPU_BENCH_SMALL").is_some();
-    let shapes: Vec<[usize; 4]> = if small {
+    let check_only = std::env::var_os("NORMSCOPE_GPU_BENCH_CHECK_ONLY").is_some();
+    let shapes: Vec<[usize; 4]> = if let Ok(list) = std::env::var("NORMSCOPE_GPU_BENCH_SHAPES") {
+        list.split(',').map(parse_shape).collect()
+    } else if small {
         vec![[8, 16, 14, 14], [4, 8, 9, 9]]
     } else {
         vec![[256, 256, 56, 56], [32, 64, 56, 56]]
@@ -353,23 +445,37 @@ fn main() {
         devices.push(("libtorch-cuda", Device::libtorch_cuda(0)));
     }
     let mut text = String::new();
+    if check_only {
+        text.push_str("\nCheck only (`NORMSCOPE_GPU_BENCH_CHECK_ONLY`): no timings.\n");
+    }
     for dims in &shapes {
         let bytes = dims.iter().product::<usize>() as f64 * 4.0;
         let mut rows = vec![];
+        let mut checks = vec![];
         let mut copy_ms = None;
         let mut both = vec![];
         let mut copies = vec![];
         for (name, device) in &devices {
-            let copy = burn_copy(device, *dims);
-            copies.push(format!("{name} {copy:.3} ms"));
-            copy_ms = Some(copy_ms.map_or(copy, |c: f64| c.min(copy)));
-            let (fused, composed) = burn_rows(device, name, *dims, NormLayout::BATCH, &mut rows);
+            if !check_only {
+                let copy = burn_copy(device, *dims);
+                copies.push(format!("{name} {copy:.3} ms"));
+                copy_ms = Some(copy_ms.map_or(copy, |c: f64| c.min(copy)));
+            }
+            let (fused, composed) = burn_rows(
+                device,
+                name,
+                *dims,
+                NormLayout::BATCH,
+                check_only,
+                &mut rows,
+                &mut checks,
+            );
             both.push((*name, fused, composed));
         }
         #[allow(unused_mut)]
         let mut cudnn = None;
         #[cfg(feature = "tch")]
-        if let Some(copy) = cudnn_rows(dims, &mut rows, &mut cudnn) {
+        if !check_only && let Some(copy) = cudnn_rows(dims, &mut rows, &mut cudnn) {
             copies.push(format!("tch {copy:.3} ms"));
             copy_ms = Some(copy_ms.map_or(copy, |c: f64| c.min(copy)));
         }
@@ -379,29 +485,60 @@ fn main() {
             bytes,
             copy_ms,
             rows,
+            checks,
         }];
-        for (layout, label) in [
-            (NormLayout::group(32.min(dims[1])), "GroupNorm(32)"),
-            (NormLayout::LAYER, "LayerNorm"),
-        ] {
-            let mut rows = vec![];
-            for (name, device) in &devices {
-                burn_rows(device, name, *dims, layout, &mut rows);
-            }
-            tables.push(Table {
-                title: format!("{label} `{dims:?}`"),
-                bytes,
-                copy_ms,
-                rows,
-            });
+        // GroupNorm(32) on the same NCHW tensor; LayerNorm as transformers and ConvNeXt use it,
+        // over the channels of each position: the same values as `[N·H·W, C]` rows.
+        let [n, c, h, w] = *dims;
+        let (mut rows, mut checks) = (vec![], vec![]);
+        for (name, device) in &devices {
+            let layout = NormLayout::group(32.min(c));
+            burn_rows(
+                device,
+                name,
+                *dims,
+                layout,
+                check_only,
+                &mut rows,
+                &mut checks,
+            );
         }
-        // 8·|x| at the copy's bandwidth: the copy moves 2·|x| in `copy_ms`.
-        text.push_str(&format!(
-            "\nDevice copies of `{dims:?}` (the fastest sets the floors): {}\n",
-            copies.join(", ")
-        ));
-        text.push_str(&targets(dims, 4.0 * copy_ms, &both, cudnn));
-        text.extend(tables.iter().map(Table::markdown));
+        tables.push(Table {
+            title: format!("GroupNorm(32) `{dims:?}`"),
+            bytes,
+            copy_ms,
+            rows,
+            checks,
+        });
+        let (mut rows, mut checks) = (vec![], vec![]);
+        for (name, device) in &devices {
+            let layout = NormLayout::LAYER;
+            burn_rows(
+                device,
+                name,
+                [n * h * w, c],
+                layout,
+                check_only,
+                &mut rows,
+                &mut checks,
+            );
+        }
+        tables.push(Table {
+            title: format!("LayerNorm over C, `[{}, {c}]`", n * h * w),
+            bytes,
+            copy_ms,
+            rows,
+            checks,
+        });
+        if !check_only {
+            // 8·|x| at the copy's bandwidth: the copy moves 2·|x| in `copy_ms`.
+            text.push_str(&format!(
+                "\nDevice copies of `{dims:?}` (the fastest sets the floors): {}\n",
+                copies.join(", ")
+            ));
+            text.push_str(&targets(dims, 4.0 * copy_ms, &both, cudnn));
+        }
+        text.extend(tables.iter().map(|t| t.markdown(check_only)));
         eprintln!("{text}");
     }
     println!("{text}");

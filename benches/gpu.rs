@@ -161,27 +161,31 @@ fn burn_rows<const D: usize>(
         ("fused (normscope)", Kernel::Fused),
         ("composed (burn ops)", Kernel::Composed),
     ];
+    let forward = |kernel| normalize(x.clone(), w.clone(), b.clone(), layout, EPS, kernel);
+    let backward = |mean, invstd, kernel| {
+        normalize_backward(
+            x.clone(),
+            w.clone(),
+            mean,
+            invstd,
+            dy.clone(),
+            layout,
+            EPS,
+            kernel,
+        )
+    };
     let results: Vec<_> = kernels
         .iter()
         .map(|&(_, kernel)| {
-            let out = normalize(x.clone(), w.clone(), b.clone(), layout, EPS, kernel);
-            let (dx, dw, db) = normalize_backward(
-                x.clone(),
-                w.clone(),
-                out.mean.clone(),
-                out.invstd.clone(),
-                dy.clone(),
-                layout,
-                EPS,
-                kernel,
-            );
-            (out, dx, dw, db)
+            let out = forward(kernel);
+            let (dx, dw, db) = backward(out.mean.clone(), out.invstd.clone(), kernel);
+            (out.output, dx, dw, db)
         })
         .collect();
-    let [(fused, fdx, fdw, fdb), (composed, cdx, cdw, cdb)] =
+    let [(fy, fdx, fdw, fdb), (cy, cdx, cdw, cdb)] =
         <[_; 2]>::try_from(results).unwrap_or_else(|_| unreachable!("two kernels"));
     let diffs = [
-        ("y", rel_diff(fused.output, composed.output)),
+        ("y", rel_diff(fy, cy)),
         ("dx", rel_diff(fdx, cdx)),
         ("dγ", rel_diff(fdw, cdw)),
         ("dβ", rel_diff(fdb, cdb)),
@@ -205,40 +209,16 @@ fn burn_rows<const D: usize>(
     }
     let mut totals = vec![];
     for (tag, kernel) in kernels {
-        let saved = normalize(x.clone(), w.clone(), b.clone(), layout, EPS, kernel);
-        let fwd = time(
-            || normalize(x.clone(), w.clone(), b.clone(), layout, EPS, kernel),
-            &sync,
-        );
+        let saved = forward(kernel);
+        let fwd = time(|| forward(kernel), &sync);
         let bwd = time(
-            || {
-                normalize_backward(
-                    x.clone(),
-                    w.clone(),
-                    saved.mean.clone(),
-                    saved.invstd.clone(),
-                    dy.clone(),
-                    layout,
-                    EPS,
-                    kernel,
-                )
-            },
+            || backward(saved.mean.clone(), saved.invstd.clone(), kernel),
             &sync,
         );
         let both = time(
             || {
-                let out = normalize(x.clone(), w.clone(), b.clone(), layout, EPS, kernel);
-                let grads = normalize_backward(
-                    x.clone(),
-                    w.clone(),
-                    out.mean,
-                    out.invstd,
-                    dy.clone(),
-                    layout,
-                    EPS,
-                    kernel,
-                );
-                (out.output, grads)
+                let out = forward(kernel);
+                (out.output, backward(out.mean, out.invstd, kernel))
             },
             &sync,
         );

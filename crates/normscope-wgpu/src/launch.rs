@@ -294,14 +294,12 @@ pub fn norm_forward(
     let mean = empty_like(&x, Shape::new([stats.groups]));
     let invstd = empty_like(&x, Shape::new([stats.groups]));
     let y = empty_like(&x, x.shape());
-    if let Some(
-        plan @ OnChip {
+    if let Some(plan) = on_chip(stats) {
+        let OnChip {
             lanes,
             per_thread,
             team,
-        },
-    ) = on_chip(stats)
-    {
+        } = plan;
         kernels::normalize_on_chip::launch(
             &x.client,
             plan.grid(stats.groups)?,
@@ -413,14 +411,12 @@ pub fn norm_backward(
             &x, &dy, &weight, &mean, &invstd, view, 2, centered, stats, affine,
         )?),
     };
-    if let Some(
-        plan @ OnChip {
+    if let Some(plan) = on_chip(stats) {
+        let OnChip {
             lanes,
             per_thread,
             team,
-        },
-    ) = on_chip(stats)
-    {
+        } = plan;
         let (grad_weight, grad_bias) = match &separate {
             Some(_) => (
                 empty_like(&x, Shape::new([1])),

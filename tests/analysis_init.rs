@@ -83,6 +83,7 @@ fn sample_similarity_on_known_inputs() {
 
 #[test]
 fn device_stable_rank_agrees_with_f64_host_svd() {
+    let _rng = common::backend_rng();
     for (name, device) in devices() {
         device.seed(7);
         let h = Tensor::<2>::random([24, 40], Distribution::Normal(0.0, 1.0), &device).mul(
@@ -126,6 +127,7 @@ fn stable_rank_by_depth(norm: NormConfig, activation: Activation, device: &Devic
 
 #[test]
 fn linear_network_rank_collapses_without_batch_norm_and_not_with_it() {
+    let _rng = common::backend_rng();
     let device = Device::ndarray();
     let plain = stable_rank_by_depth(NormConfig::Identity, Activation::Linear, &device);
     let bn = stable_rank_by_depth(NormConfig::default(), Activation::Linear, &device);
@@ -148,6 +150,7 @@ fn linear_network_rank_collapses_without_batch_norm_and_not_with_it() {
 /// De & Smith's bookkeeping in a single-stage pre-activation ResNet at initialization.
 #[test]
 fn residual_variance_doubles_unnormalized_grows_linearly_with_bn_and_is_flat_with_skipinit() {
+    let _rng = common::backend_rng();
     let device = Device::ndarray();
     let resnet = |norm: NormConfig, residual: Residual| ResNetConfig {
         blocks: 10,
@@ -213,6 +216,7 @@ fn residual_variance_doubles_unnormalized_grows_linearly_with_bn_and_is_flat_wit
 /// Yang et al. 2019's growth of the gradient per layer in BN networks at initialization.
 #[test]
 fn gradient_growth_matches_yang_et_al() {
+    let _rng = common::backend_rng();
     let device = Device::ndarray();
     let growth = |activation: Activation, batch: usize, width: usize| -> f64 {
         let mlp = MlpConfig {
@@ -251,6 +255,7 @@ fn gradient_growth_matches_yang_et_al() {
 /// drawn once on ndarray and moved to each device.
 #[test]
 fn metrics_agree_across_backends() {
+    let _rng = common::backend_rng();
     let host = Device::ndarray();
     host.seed(11);
     let config = MlpConfig {
@@ -300,6 +305,7 @@ fn metrics_agree_across_backends() {
 /// both gradients, for 1×1 and 3×3 kernels, strides 1 and 2 and odd sizes.
 #[test]
 fn im2col_convolution_matches_the_direct_one() {
+    let _rng = common::backend_rng();
     use burn::tensor::module::conv2d;
     use burn::tensor::ops::ConvOptions;
     use normscope::analysis::models::conv2d_im2col;

@@ -114,24 +114,15 @@ impl Table {
     }
 }
 
-/// `max |a − b| / max |b|` over every element, computed on the device.
+/// `max |t|`, reduced on the device.
+fn max_abs<const D: usize>(t: Tensor<D>) -> f64 {
+    let max = t.abs().max().into_data();
+    max.iter::<f64>().next().unwrap_or(f64::NAN)
+}
+
+/// `max |a − b| / max |b|` over every element.
 fn rel_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f64 {
-    let scale = b
-        .clone()
-        .abs()
-        .max()
-        .into_data()
-        .iter::<f64>()
-        .next()
-        .unwrap_or(f64::NAN);
-    let diff = (a - b)
-        .abs()
-        .max()
-        .into_data()
-        .iter::<f64>()
-        .next()
-        .unwrap_or(f64::NAN);
-    diff / scale
+    max_abs(a - b.clone()) / max_abs(b)
 }
 
 /// The largest `max |fused − composed| / max |composed|` (of `y`, `dx`, `dγ`, `dβ`) the check

@@ -120,8 +120,14 @@ struct OnChip {
 impl OnChip {
     /// The workgroups for `groups` groups.
     fn grid(&self, groups: usize) -> Option<CubeCount> {
-        group_grid(groups.div_ceil(REDUCE_DIM as usize / self.team))
+        team_grid(groups, self.team)
     }
+}
+
+/// The workgroups for `groups` groups of `team` units each, `REDUCE_DIM / team` to a workgroup
+/// (the kernels find their group with `team_group`).
+fn team_grid(groups: usize, team: usize) -> Option<CubeCount> {
+    group_grid(groups.div_ceil(REDUCE_DIM as usize / team))
 }
 
 /// Vectors each unit of a team loads when the group is small: a group of `4·team` vectors or
@@ -257,7 +263,7 @@ fn reduce(
     let team = team_for(per_group, 1);
     kernels::sum_partials::launch(
         &x.client,
-        group_grid(view.groups.div_ceil(REDUCE_DIM as usize / team))?,
+        team_grid(view.groups, team)?,
         CubeDim::new_1d(REDUCE_DIM),
         buffer(&partial_a),
         buffer(&partial_b),

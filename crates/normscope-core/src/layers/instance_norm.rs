@@ -4,8 +4,8 @@ use burn::module::{Module, Param, RunningState};
 use burn::tensor::{Device, Tensor};
 
 use super::{
-    init_affine, norm_config, param_or, running, running_affine, running_value, update_running,
-    variance_from_invstd,
+    init_affine, init_running, norm_config, param_or, running_affine, running_value,
+    update_running, variance_from_invstd,
 };
 use crate::error::{check_channels, check_eps, check_features, check_momentum};
 use crate::functional::{Kernel, normalize};
@@ -41,14 +41,8 @@ impl InstanceNormConfig {
         check_features(NAME, num_features)?;
         self.validate()?;
         let (weight, bias) = init_affine(num_features, self.affine, device);
-        let (running_mean, running_var) = if self.track_running_stats {
-            (
-                Some(running(Tensor::zeros([num_features], device))),
-                Some(running(Tensor::ones([num_features], device))),
-            )
-        } else {
-            (None, None)
-        };
+        let (running_mean, running_var) =
+            init_running(num_features, self.track_running_stats, device);
         Ok(InstanceNorm {
             weight,
             bias,

@@ -88,6 +88,26 @@ pub(crate) fn init_affine(
     }
 }
 
+/// Running mean `0` and running variance `1` of length `len` (PyTorch's initial values) when
+/// `track`, else no running statistics.
+pub(crate) fn init_running(
+    len: usize,
+    track: bool,
+    device: &Device,
+) -> (
+    Option<RunningState<Tensor<1>>>,
+    Option<RunningState<Tensor<1>>>,
+) {
+    if track {
+        (
+            Some(running(Tensor::zeros([len], device))),
+            Some(running(Tensor::ones([len], device))),
+        )
+    } else {
+        (None, None)
+    }
+}
+
 /// The parameter's value, or a constant `value` of length `len` when the layer has none.
 pub(crate) fn param_or(
     param: &Option<Param<Tensor<1>>>,

@@ -54,6 +54,20 @@ fn running_values(state: &Option<burn::module::RunningState<Tensor<1>>>) -> Vec<
     values(state.as_ref().expect("running statistic").value_sync())
 }
 
+/// The layer's running mean and variance against the reference's, within `tol`.
+fn assert_running(
+    mean: &Option<burn::module::RunningState<Tensor<1>>>,
+    var: &Option<burn::module::RunningState<Tensor<1>>>,
+    expected: &r::Running,
+    tol: f64,
+    what: &str,
+) {
+    let mean_what = format!("{what} running mean");
+    assert_close(&running_values(mean), &expected.mean, tol, &mean_what);
+    let var_what = format!("{what} running var");
+    assert_close(&running_values(var), &expected.var, tol, &var_what);
+}
+
 // ---------------------------------------------------------------------------------------------
 // BatchNorm family.
 
@@ -78,17 +92,12 @@ fn batch_norm_case<const D: usize>(dims: [usize; D], device: &Device) {
             &format!("BatchNorm {dims:?} train step {step}"),
         );
     }
-    assert_close(
-        &running_values(&layer.running_mean),
-        &running.mean,
+    assert_running(
+        &layer.running_mean,
+        &layer.running_var,
+        &running,
         TOL,
-        "BatchNorm running mean",
-    );
-    assert_close(
-        &running_values(&layer.running_var),
-        &running.var,
-        TOL,
-        "BatchNorm running var",
+        "BatchNorm",
     );
     let x = input(sh.len(), 9);
     let expected = r::batch_norm_eval(&x, sh, &gamma, &beta, EPS, &running);
@@ -150,17 +159,12 @@ fn ghost_batch_norm_case<const D: usize>(dims: [usize; D], device: &Device) {
             &format!("GhostBatchNorm {dims:?} train"),
         );
     }
-    assert_close(
-        &running_values(&layer.inner.running_mean),
-        &running.mean,
+    assert_running(
+        &layer.inner.running_mean,
+        &layer.inner.running_var,
+        &running,
         TOL,
-        "GhostBatchNorm running mean",
-    );
-    assert_close(
-        &running_values(&layer.inner.running_var),
-        &running.var,
-        TOL,
-        "GhostBatchNorm running var",
+        "GhostBatchNorm",
     );
     let x = input(sh.len(), 9);
     let expected = r::batch_norm_eval(&x, sh, &gamma, &beta, EPS, &running);
@@ -211,17 +215,12 @@ fn batch_renorm_case<const D: usize>(dims: [usize; D], device: &Device) {
         );
     }
     assert!(clipped, "the test data must exercise the r/d clipping");
-    assert_close(
-        &running_values(&layer.inner.running_mean),
-        &running.mean,
+    assert_running(
+        &layer.inner.running_mean,
+        &layer.inner.running_var,
+        &running,
         TOL,
-        "BatchRenorm running mean",
-    );
-    assert_close(
-        &running_values(&layer.inner.running_var),
-        &running.var,
-        TOL,
-        "BatchRenorm running var",
+        "BatchRenorm",
     );
     let x = input(sh.len(), 9);
     let expected = r::batch_norm_eval(&x, sh, &gamma, &beta, EPS, &running);
@@ -563,17 +562,12 @@ fn instance_norm_case<const D: usize>(dims: [usize; D], device: &Device) {
             running.var[c] = (1.0 - MOMENTUM) * running.var[c] + MOMENTUM * avg(&unbiased, c);
         }
     }
-    assert_close(
-        &running_values(&layer.running_mean),
-        &running.mean,
+    assert_running(
+        &layer.running_mean,
+        &layer.running_var,
+        &running,
         TOL,
-        "InstanceNorm running mean",
-    );
-    assert_close(
-        &running_values(&layer.running_var),
-        &running.var,
-        TOL,
-        "InstanceNorm running var",
+        "InstanceNorm",
     );
     let x = input(sh.len(), 9);
     let expected = r::batch_norm_eval(&x, sh, &gamma, &beta, EPS, &running);
@@ -923,17 +917,12 @@ pub fn large_offset(device: &Device) {
         .unwrap();
     let got = values(layer.forward(tensor(&x, dims, device), Mode::Train));
     assert_close(&got, &expected, tol, "BatchNorm at offset 1e4: output");
-    assert_close(
-        &running_values(&layer.running_mean),
-        &running.mean,
+    assert_running(
+        &layer.running_mean,
+        &layer.running_var,
+        &running,
         tol,
-        "BatchNorm at offset 1e4: running mean",
-    );
-    assert_close(
-        &running_values(&layer.running_var),
-        &running.var,
-        tol,
-        "BatchNorm at offset 1e4: running var",
+        "BatchNorm at offset 1e4:",
     );
 
     // GroupNorm(2) over 2·51200 values per group.

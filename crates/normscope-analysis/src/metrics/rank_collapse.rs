@@ -39,8 +39,24 @@ pub fn singular_values(h: &[f64], rows: usize, cols: usize) -> Vec<f64> {
         return vec![];
     }
     let m = faer::Mat::<f64>::from_fn(rows, cols, |i, j| h[i * cols + j]);
-    m.singular_values()
-        .expect("the SVD of a finite matrix converges")
+    // Sequential, not faer's global (thread-count) parallelism: a seeded unit must give the
+    // same bits on a 1-core Slurm task as in a 2-core single-process run.
+    let par = faer::Par::Seq;
+    let mut s = faer::diag::Diag::<f64>::zeros(rows.min(cols));
+    let no = faer::linalg::svd::ComputeSvdVectors::No;
+    let scratch =
+        faer::linalg::svd::svd_scratch::<f64>(rows, cols, no, no, par, Default::default());
+    faer::linalg::svd::svd(
+        m.as_ref(),
+        s.as_mut(),
+        None,
+        None,
+        par,
+        faer::dyn_stack::MemStack::new(&mut faer::dyn_stack::MemBuffer::new(scratch)),
+        Default::default(),
+    )
+    .expect("the SVD of a finite matrix converges");
+    s.column_vector().iter().copied().collect()
 }
 
 /// The four rank measures of `H` (`rows` samples × `cols` features, row-major, f64).

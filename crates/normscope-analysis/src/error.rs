@@ -28,6 +28,15 @@ pub enum AnalysisError {
         /// What was wrong.
         reason: String,
     },
+    /// A run directory (`--out`) holds something this run cannot use: a unit or a state file
+    /// that is truncated, corrupt or another configuration's, a unit outside the plan.
+    #[error("{}: {reason}", path.display())]
+    Run {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
     /// Output could not be written.
     #[error(transparent)]
     Output(#[from] crate::output::OutputError),

@@ -278,6 +278,20 @@ impl ReportConfig {
                     "labels must be unique",
                 ));
             }
+            let slug = super::plan::slug(&entry.label);
+            if let Some(other) = self.normalizers[..i]
+                .iter()
+                .find(|e| super::plan::slug(&e.label) == slug)
+            {
+                return Err(bad(
+                    format!("normalizers[{i}].label"),
+                    entry.label.clone(),
+                    &format!(
+                        "its units' files would be those of `{}` (both are `{slug}` in a file name): labels must differ in more than case and punctuation",
+                        other.label
+                    ),
+                ));
+            }
             entry.norm.validate().map_err(|e| {
                 bad(
                     format!("normalizers[{i}].norm"),

@@ -1,16 +1,23 @@
 //! The `why_batchnorm` battery: every explanation measured on one network with every normalizer,
 //! summarised into verdicts and written as a self-contained report.
+//!
+//! The data flows `config → plan → units/ → render`: [`plan`] lists a configuration's units,
+//! [`run_selected`] fills `OUT/units/` with any of them (one process, `--resume`, or many jobs on
+//! a shared filesystem), [`render`] builds the report from whatever units are there.
 
 mod config;
+mod plan;
 mod render;
 mod run;
 mod summary;
 
 pub use config::{Entry, ReportConfig, Scale, default_normalizers};
-pub use render::{Figure, Provenance, SECTIONS, figures, write};
-pub use run::{
-    InitUnit, Progress, Silent, TrainUnit, Units, init_unit, prepare, run_units, train_unit,
+pub use plan::{
+    Collected, Ran, UnitId, UnitKind, collect, fingerprint, join, open, plan, prepare,
+    run_selected, select, shard, slug,
 };
+pub use render::{Figure, Provenance, SECTIONS, figures, write};
+pub use run::{InitUnit, Progress, Silent, TrainUnit, Units, init_unit, train_unit};
 pub use summary::{Effect, Mechanism, NormSummary, Summary, Verdict, spearman, summarize};
 
 use std::path::Path;
@@ -19,8 +26,17 @@ use burn::tensor::Device;
 
 use crate::AnalysisError;
 
-/// Runs (or, with `resume`, continues) the battery into `out` and writes the report; returns the
-/// summary.
+/// A written report.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The verdicts and per-normalizer numbers.
+    pub summary: Summary,
+    /// The plan's units that were missing (the report covers the others).
+    pub missing: Vec<UnitId>,
+}
+
+/// Runs (or, with `resume`, continues) the whole battery in this process into `out` and writes
+/// the report; returns the summary.
 pub fn run(
     config: &ReportConfig,
     device: &Device,
@@ -32,18 +48,45 @@ pub fn run(
     let start = std::time::Instant::now();
     config.validate(device)?;
     prepare(out, config, resume)?;
-    let units = run_units(config, device, out, progress)?;
-    let summary = summarize(config, &units);
+    run_selected(config, device, backend, out, &plan(config), progress)?;
+    let rendered = render_since(config, out, start)?;
+    debug_assert!(rendered.missing.is_empty(), "a whole run misses no unit");
+    Ok(rendered.summary)
+}
+
+/// Writes the report of the run in `out` (`index.html`, `report.md`, `results.json`, `plots/`)
+/// from the units there; the ones missing are named in the report and returned.
+pub fn render(config: &ReportConfig, out: &Path) -> Result<Rendered, AnalysisError> {
+    render_since(config, out, std::time::Instant::now())
+}
+
+fn render_since(
+    config: &ReportConfig,
+    out: &Path,
+    start: std::time::Instant,
+) -> Result<Rendered, AnalysisError> {
+    let collected = collect(config, out)?;
+    let summary = summarize(config, &collected.units);
     let provenance = Provenance {
         normscope: env!("CARGO_PKG_VERSION"),
         burn: "0.22.1",
-        backend: backend.to_string(),
+        backend: collected
+            .backends
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", "),
         finished_at: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0),
         wall_seconds: start.elapsed().as_secs_f64(),
+        compute_seconds: collected.compute_seconds,
+        missing: collected.missing.iter().map(UnitId::id).collect(),
     };
-    write(out, config, &units, &summary, &provenance)?;
-    Ok(summary)
+    write(out, config, &collected.units, &summary, &provenance)?;
+    Ok(Rendered {
+        summary,
+        missing: collected.missing,
+    })
 }

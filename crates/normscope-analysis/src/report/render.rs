@@ -258,6 +258,24 @@ pub struct Provenance {
     pub finished_at: u64,
     /// Wall time of this invocation, seconds.
     pub wall_seconds: f64,
+    /// The units' own compute time, summed over every process that ran them, seconds.
+    pub compute_seconds: f64,
+    /// Ids of the plan's units that were not there when the report was written (empty for a
+    /// complete report).
+    pub missing: Vec<String>,
+}
+
+impl Provenance {
+    /// A sentence saying the report is incomplete, or `None` when it is not.
+    pub fn incomplete(&self) -> Option<String> {
+        (!self.missing.is_empty()).then(|| {
+            format!(
+                "Incomplete: {} unit(s) of the plan are missing ({}); the numbers below are over the units present. Run them (`--unit ID`) and render again.",
+                self.missing.len(),
+                self.missing.join(", ")
+            )
+        })
+    }
 }
 
 /// Training speed per normalizer.
@@ -445,10 +463,11 @@ pub fn write(
                 escape(&toml::to_string(config).unwrap_or_default())
             ),
             "reproducibility" => format!(
-                "<p>normscope {}, burn {}, backend <code>{}</code>; {:.0} s of wall time in this invocation. Every number of this page, with the configuration, is in <a href=\"results.json\">results.json</a>; the units of work are in <code>units/</code> (rerun with <code>--resume</code> to continue an interrupted run).</p>",
+                "<p>normscope {}, burn {}, backend <code>{}</code>; {:.0} s of compute in the units, {:.0} s of wall time in this invocation. Every number of this page, with the configuration, is in <a href=\"results.json\">results.json</a>; the units of work are in <code>units/</code> (rerun with <code>--resume</code> to continue an interrupted run, <code>--plan</code> / <code>--unit</code> / <code>--render</code> to spread them over jobs).</p>",
                 provenance.normscope,
                 provenance.burn,
                 escape(&provenance.backend),
+                provenance.compute_seconds,
                 provenance.wall_seconds
             ),
             id => summary
@@ -468,7 +487,14 @@ table{border-collapse:collapse;font-size:.85em;margin:1em 0}td,th{border:1px sol
 figure{margin:1.5em 0}figure img{max-width:100%;height:auto;border:1px solid #d0d7de}figcaption{font-size:.85em;color:#57606a}\
 pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.8em}nav a{margin-right:1em}</style></head><body>",
     );
-    html.push_str("<h1>Why does BatchNorm work?</h1><p>normscope measured the four competing explanations on one network, with every normalizer of the battery.</p><nav>");
+    html.push_str("<h1>Why does BatchNorm work?</h1><p>normscope measured the four competing explanations on one network, with every normalizer of the battery.</p>");
+    if let Some(text) = provenance.incomplete() {
+        html.push_str(&format!(
+            "<p class=\"incomplete\"><b>{}</b></p>",
+            escape(&text)
+        ));
+    }
+    html.push_str("<nav>");
     for (id, title) in SECTIONS {
         html.push_str(&format!("<a href=\"#{id}\">{}</a>", escape(title)));
     }
@@ -497,7 +523,11 @@ document.body.setAttribute('data-plots',[].map.call(document.querySelectorAll('f
     write("index.html", html)?;
 
     let mut md = format!(
-        "# Why does BatchNorm work? — normscope report\n\n{}\n\n## Verdicts\n\n| explanation | metric | BN / none | ρ with final loss | verdict |\n|---|---|---|---|---|\n",
+        "# Why does BatchNorm work? — normscope report\n\n{}{}\n\n## Verdicts\n\n| explanation | metric | BN / none | ρ with final loss | verdict |\n|---|---|---|---|---|\n",
+        provenance
+            .incomplete()
+            .map(|t| format!("**{t}**\n\n"))
+            .unwrap_or_default(),
         summary.conclusion
     );
     for m in &summary.mechanisms {

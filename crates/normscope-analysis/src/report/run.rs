@@ -1,8 +1,6 @@
-//! Running the battery: one unit of work per (normalizer, seed) and kind (at-initialization
-//! metrics, training with probes), each written to `units/` as soon as it finishes, so that an
-//! interrupted run resumes without redoing or losing finished work.
-
-use std::path::{Path, PathBuf};
+//! The units of the battery: one per (normalizer, seed) and kind — the at-initialization
+//! metrics, a training run with its probes. Which units a run has and how they are stored:
+//! [`super::plan`].
 
 use burn::tensor::{Device, Int, Tensor};
 use normscope_core::Mode;
@@ -87,101 +85,6 @@ impl Progress for indicatif::MultiProgress {
         bar.set_prefix(label.to_string());
         bar
     }
-}
-
-fn slug(label: &str) -> String {
-    label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect()
-}
-
-fn unit_path(out: &Path, kind: &str, entry: &Entry, seed: u64) -> PathBuf {
-    out.join("units")
-        .join(format!("{kind}-{}-{seed}.toml", slug(&entry.label)))
-}
-
-/// Units are TOML (which, unlike JSON, keeps NaN and infinities: a diverged run has them), written
-/// to a temporary file and renamed, so that an interruption never leaves half a unit.
-fn write_unit<T: Serialize>(path: &Path, value: &T) -> Result<(), AnalysisError> {
-    let text = toml::to_string(value).map_err(|e| crate::output::OutputError::Serialize {
-        what: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    let tmp = path.with_extension("toml.tmp");
-    let io = |source| {
-        AnalysisError::from(crate::output::OutputError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
-    };
-    std::fs::write(&tmp, text).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
-}
-
-fn read_unit<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
-    toml::from_str(&std::fs::read_to_string(path).ok()?).ok()
-}
-
-/// The fingerprint of a configuration: resuming under another configuration is refused.
-fn fingerprint(config: &ReportConfig) -> String {
-    let text = serde_json::to_string(config).expect("a configuration serializes");
-    // FNV-1a, 64 bits: a stable, dependency-free hash of the canonical JSON.
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-    });
-    format!("{hash:016x}")
-}
-
-#[derive(Serialize, Deserialize)]
-struct State {
-    fingerprint: String,
-    config: ReportConfig,
-}
-
-/// Prepares `out`: with `resume`, the state of a previous run must match `config`; without it,
-/// previous units are cleared.
-pub fn prepare(out: &Path, config: &ReportConfig, resume: bool) -> Result<(), AnalysisError> {
-    let io = |path: &Path, e: std::io::Error| {
-        AnalysisError::from(crate::output::OutputError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })
-    };
-    let state_path = out.join("state.json");
-    if resume && state_path.exists() {
-        let state: State = serde_json::from_str(
-            &std::fs::read_to_string(&state_path).map_err(|e| io(&state_path, e))?,
-        )
-        .map_err(|e| AnalysisError::Data {
-            path: state_path.clone(),
-            reason: format!("corrupt run state: {e}"),
-        })?;
-        if state.fingerprint != fingerprint(config) {
-            return Err(AnalysisError::Config {
-                key: "--resume".into(),
-                value: out.display().to_string(),
-                reason: "the run in this directory used another configuration; resume with the same options or choose another --out".into(),
-            });
-        }
-    } else if out.join("units").exists() {
-        std::fs::remove_dir_all(out.join("units")).map_err(|e| io(&out.join("units"), e))?;
-    }
-    std::fs::create_dir_all(out.join("units")).map_err(|e| io(&out.join("units"), e))?;
-    crate::output::write_json(
-        &state_path,
-        &State {
-            fingerprint: fingerprint(config),
-            config: config.clone(),
-        },
-    )?;
-    Ok(())
 }
 
 fn network(config: &ReportConfig, entry: &Entry, data: &Dataset) -> NetworkConfig {
@@ -318,64 +221,4 @@ pub struct Units {
     pub init: Vec<InitUnit>,
     /// Training units.
     pub train: Vec<TrainUnit>,
-}
-
-/// Runs (or resumes) every unit, writing each to `out/units/` as soon as it is done.
-pub fn run_units(
-    config: &ReportConfig,
-    device: &Device,
-    out: &Path,
-    progress: &dyn Progress,
-) -> Result<Units, AnalysisError> {
-    let (train, test) = config.data.load()?;
-    let mut units = Units {
-        init: vec![],
-        train: vec![],
-    };
-    let bar = progress.bar(
-        "at initialization",
-        (config.normalizers.len() * config.seeds) as u64,
-    );
-    for entry in &config.normalizers {
-        for s in 0..config.seeds as u64 {
-            let seed = config.train.seed + s;
-            let path = unit_path(out, "init", entry, seed);
-            let unit = match read_unit::<InitUnit>(&path) {
-                Some(unit) => unit,
-                None => {
-                    bar.set_message(entry.label.clone());
-                    let unit = init_unit(config, entry, seed, &train, device)?;
-                    write_unit(&path, &unit)?;
-                    unit
-                }
-            };
-            units.init.push(unit);
-            bar.inc(1);
-        }
-    }
-    bar.finish();
-    for entry in &config.normalizers {
-        let bar = progress.bar(
-            &format!("training {}", entry.label),
-            (config.seeds * config.train.steps) as u64,
-        );
-        for s in 0..config.seeds as u64 {
-            let seed = config.train.seed + s;
-            let path = unit_path(out, "train", entry, seed);
-            let unit = match read_unit::<TrainUnit>(&path) {
-                Some(unit) => {
-                    bar.inc(config.train.steps as u64);
-                    unit
-                }
-                None => {
-                    let unit = train_unit(config, entry, seed, &train, &test, device, &bar)?;
-                    write_unit(&path, &unit)?;
-                    unit
-                }
-            };
-            units.train.push(unit);
-        }
-        bar.finish();
-    }
-    Ok(units)
 }

@@ -1,4 +1,9 @@
-//! Command-line pieces shared by the examples: backend selection and output directories.
+//! Command-line pieces shared by the examples and the `normscope` binary: backend selection,
+//! output directories, data and training flags; [`why_batchnorm`] (the report) and [`slurm`]
+//! (its units as a Slurm job array).
+
+pub mod slurm;
+pub mod why_batchnorm;
 
 use std::path::PathBuf;
 
@@ -205,7 +210,7 @@ pub enum DatasetKind {
 }
 
 /// Data arguments of the training examples.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug, Clone, Default)]
 pub struct DataArgs {
     /// Directory with CIFAR-10's binary batches or MNIST/Fashion-MNIST's IDX files (raw or .gz);
     /// without it the built-in synthetic task is used.

@@ -1,0 +1,348 @@
+//! `why_batchnorm`'s command line, shared by `cargo run --example why_batchnorm` and
+//! `normscope why-batchnorm` (the command a Slurm array task runs).
+//!
+//! Without a mode flag it runs the whole battery in this process. `--plan`, `--unit` / `--shard`
+//! and `--render` split that into the three steps of a run spread over jobs: list the units,
+//! run some of them into a shared `--out`, build the report from what is there.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{Context, Result, bail};
+use normscope_analysis::output::Table;
+use normscope_analysis::report::{self, ReportConfig, Scale, Summary, UnitId};
+
+use super::{Backend, DataArgs};
+
+/// `--help`'s first line.
+pub const ABOUT: &str = "Measure the four explanations of why BatchNorm works and write a report.";
+
+/// `--help`'s text.
+pub const LONG_ABOUT: &str =
+    "Measure the four explanations of why BatchNorm works and write a report.
+
+Runs the battery — training speed, internal covariate shift (Santurkar et al. 2018, Def. 2.1), \
+β-smoothness along the gradient (Santurkar et al. 2018), identity bias of residual blocks \
+(De & Smith 2020) and rank collapse (Daneshmand et al. 2020) — for every normalizer, and writes \
+OUT/index.html, OUT/report.md, OUT/results.json and OUT/plots/. Every finished unit of work is \
+kept in OUT/units/, so `--resume` continues an interrupted run.
+
+Spread over jobs (e.g. a Slurm array, see `normscope slurm`): `--plan` lists the units, \
+`--unit ID` or `--shard I/N` runs some of them into a shared OUT, `--render` builds the report \
+from the units there and names the missing ones.";
+
+/// The presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScaleArg {
+    /// About a minute on two CPU cores (CI).
+    Quick,
+    /// Within 10 minutes on two CPU cores.
+    Default,
+    /// The papers' order of magnitude, for a GPU.
+    Full,
+}
+
+impl From<ScaleArg> for Scale {
+    fn from(scale: ScaleArg) -> Scale {
+        match scale {
+            ScaleArg::Quick => Scale::Quick,
+            ScaleArg::Default => Scale::Default,
+            ScaleArg::Full => Scale::Full,
+        }
+    }
+}
+
+/// What configures the battery: a preset, a file laid over it, overrides.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ConfigArgs {
+    /// Preset [default: default].
+    #[arg(long, value_enum)]
+    pub scale: Option<ScaleArg>,
+    /// TOML file laid over the preset (e.g. `seeds = 5`, `[train] lr = 0.1`,
+    /// `[[normalizers]] label = "BN" norm = { kind = "batch_norm" }`); see `--print-config`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Seeds per normalizer (overrides the preset and the file).
+    #[arg(long, value_name = "N")]
+    pub seeds: Option<usize>,
+    /// Only these normalizers of the configuration, by label (comma-separated, e.g. `none,BatchNorm`).
+    #[arg(long, value_delimiter = ',', value_name = "LABELS")]
+    pub only: Option<Vec<String>>,
+    /// The data (synthetic unless `--data-dir`).
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+impl ConfigArgs {
+    /// Whether any configuration flag was given.
+    pub fn given(&self) -> bool {
+        self.scale.is_some()
+            || self.config.is_some()
+            || self.seeds.is_some()
+            || self.only.is_some()
+            || self.data.data_dir.is_some()
+            || self.data.dataset.is_some()
+    }
+
+    /// The configuration: preset, file, then command-line overrides.
+    pub fn resolve(&self) -> Result<ReportConfig> {
+        let scale = self.scale.unwrap_or(ScaleArg::Default).into();
+        let mut config = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| {
+                    format!("--config {}: cannot read the file", path.display())
+                })?;
+                ReportConfig::from_toml(scale, &text)
+                    .with_context(|| format!("--config {}", path.display()))?
+            }
+            None => ReportConfig::preset(scale),
+        };
+        if let Some(seeds) = self.seeds {
+            config.seeds = seeds;
+        }
+        if let Some(only) = &self.only {
+            for label in only {
+                if !config.normalizers.iter().any(|e| &e.label == label) {
+                    let known: Vec<&str> = config
+                        .normalizers
+                        .iter()
+                        .map(|e| e.label.as_str())
+                        .collect();
+                    bail!(
+                        "--only: no normalizer labelled `{label}` (the configuration has: {})",
+                        known.join(", ")
+                    );
+                }
+            }
+            config.normalizers.retain(|e| only.contains(&e.label));
+        }
+        config.data = self.data.source(config.data.clone())?;
+        Ok(config)
+    }
+
+    /// The configuration of a shared `out`: the one of the run there (its `state.json`) when no
+    /// configuration flag is given, else the one the flags give (which joining then checks
+    /// against the run there).
+    pub fn for_shared(&self, out: &Path) -> Result<ReportConfig> {
+        if !self.given() && out.join("state.json").is_file() {
+            return Ok(report::open(out, None)?);
+        }
+        self.resolve()
+    }
+}
+
+/// Shard `index` of `count` of a plan, written `I/N` (0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// `I`.
+    pub index: usize,
+    /// `N`.
+    pub count: usize,
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let (i, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("`{text}`: expected I/N, e.g. 0/8"))?;
+        let parse = |s: &str| {
+            s.trim()
+                .parse::<usize>()
+                .map_err(|e| format!("`{text}`: `{s}` is not a count ({e})"))
+        };
+        let shard = Shard {
+            index: parse(i)?,
+            count: parse(n)?,
+        };
+        if shard.count == 0 || shard.index >= shard.count {
+            return Err(format!("`{text}`: needs 0 ≤ I < N"));
+        }
+        Ok(shard)
+    }
+}
+
+/// `why_batchnorm`'s flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct WhyBatchnorm {
+    /// Backend to run on.
+    #[arg(long, value_enum, default_value_t = Backend::Ndarray)]
+    pub backend: Backend,
+    /// The configuration.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Directory of the report (and of its units; shared by every job of a spread run).
+    #[arg(long, value_name = "DIR", default_value = "report")]
+    pub out: PathBuf,
+    /// Continue the run in `--out`: finished units are read back, not redone. Refused when the
+    /// configuration differs from the interrupted run's.
+    #[arg(long, conflicts_with_all = ["plan", "unit", "shard", "render"])]
+    pub resume: bool,
+    /// Print the configuration that would run, as TOML, and exit.
+    #[arg(long)]
+    pub print_config: bool,
+    /// Print the plan — the id of every unit of the configuration, one per line, in order — and
+    /// record the configuration in OUT/state.json for the jobs that share OUT. Done units are
+    /// marked on stderr.
+    #[arg(long, conflicts_with_all = ["unit", "shard", "render"])]
+    pub plan: bool,
+    /// Run only these units of the plan (comma-separated ids, see `--plan`) into `--out`, which
+    /// other jobs may share; units already there are skipped. Without configuration flags, the
+    /// configuration is the one recorded in OUT/state.json.
+    #[arg(long, value_delimiter = ',', value_name = "ID", conflicts_with_all = ["shard", "render"])]
+    pub unit: Vec<String>,
+    /// Run shard I of N (0-based) of the plan — units I, I+N, I+2N, … — into `--out`, as
+    /// `--unit` does.
+    #[arg(long, value_name = "I/N", conflicts_with = "render")]
+    pub shard: Option<Shard>,
+    /// Build the report in `--out` from the units there (with the configuration recorded in
+    /// OUT/state.json) and name the missing ones.
+    #[arg(long)]
+    pub render: bool,
+}
+
+/// A device to check a configuration on when the run's own may be absent (a login node without
+/// a GPU): the CPU's when built with `ndarray`.
+pub fn validation_device(backend: Backend) -> Result<burn::tensor::Device> {
+    Backend::Ndarray.device().or_else(|_| backend.device())
+}
+
+/// Runs `why_batchnorm`.
+pub fn run(args: &WhyBatchnorm) -> Result<()> {
+    let out = &args.out;
+    if args.print_config {
+        let config = if args.plan || !args.unit.is_empty() || args.shard.is_some() || args.render {
+            args.config.for_shared(out)?
+        } else {
+            args.config.resolve()?
+        };
+        print!("{}", toml::to_string(&config)?);
+        return Ok(());
+    }
+    if args.render {
+        let given = args
+            .config
+            .given()
+            .then(|| args.config.resolve())
+            .transpose()?;
+        let config = report::open(out, given.as_ref())?;
+        let rendered = report::render(&config, out)?;
+        if !rendered.missing.is_empty() {
+            eprintln!(
+                "why_batchnorm: {} of {} units are missing from {}; the report covers the others. Missing: {}",
+                rendered.missing.len(),
+                report::plan(&config).len(),
+                out.display(),
+                ids(&rendered.missing)
+            );
+        }
+        print_summary(&rendered.summary, out);
+        return Ok(());
+    }
+    if args.plan {
+        let config = args.config.for_shared(out)?;
+        config.validate(&validation_device(args.backend)?)?;
+        report::join(out, &config)?;
+        let collected = report::collect(&config, out)?;
+        let plan = report::plan(&config);
+        for id in &plan {
+            println!("{id}");
+        }
+        eprintln!(
+            "why_batchnorm: {} units (configuration {}) in {}: {} done, {} to run",
+            plan.len(),
+            report::fingerprint(&config),
+            out.display(),
+            plan.len() - collected.missing.len(),
+            collected.missing.len()
+        );
+        return Ok(());
+    }
+    if !args.unit.is_empty() || args.shard.is_some() {
+        let config = args.config.for_shared(out)?;
+        let device = args.backend.device()?;
+        config.validate(&device)?;
+        let plan = report::plan(&config);
+        let units = match args.shard {
+            Some(Shard { index, count }) => report::shard(&plan, index, count)?,
+            None => report::select(&plan, &args.unit)?,
+        };
+        report::join(out, &config)?;
+        let bars = indicatif::MultiProgress::new();
+        let ran = report::run_selected(&config, &device, args.backend.name(), out, &units, &bars)?;
+        bars.clear().ok();
+        let missing = report::collect(&config, out)?.missing.len();
+        eprintln!(
+            "why_batchnorm: ran {} unit(s), {} already done, into {}; {missing} of the plan's {} units remain{}",
+            ran.ran,
+            ran.found,
+            out.display(),
+            plan.len(),
+            if missing == 0 {
+                format!(" — render with: --render --out {}", out.display())
+            } else {
+                String::new()
+            }
+        );
+        return Ok(());
+    }
+
+    let config = args.config.resolve()?;
+    let device = args.backend.device()?;
+    let bars = indicatif::MultiProgress::new();
+    eprintln!(
+        "why_batchnorm: {} normalizers × {} seed(s), {} steps each, on {} ({:?} scale) → {}",
+        config.normalizers.len(),
+        config.seeds,
+        config.train.steps,
+        args.backend.name(),
+        config.scale,
+        out.display()
+    );
+    let summary = report::run(
+        &config,
+        &device,
+        args.backend.name(),
+        out,
+        args.resume,
+        &bars,
+    )?;
+    bars.clear().ok();
+    print_summary(&summary, out);
+    Ok(())
+}
+
+/// `a, b, c` (at most 20, then how many more).
+pub fn ids(units: &[UnitId]) -> String {
+    let mut text: Vec<String> = units.iter().take(20).map(UnitId::id).collect();
+    if units.len() > 20 {
+        text.push(format!("… {} more", units.len() - 20));
+    }
+    text.join(", ")
+}
+
+fn print_summary(summary: &Summary, out: &Path) {
+    println!("\n{}\n", summary.conclusion);
+    let mut table = Table::new(&[
+        "explanation",
+        "metric",
+        "BN / none",
+        "ρ with final loss",
+        "verdict",
+    ]);
+    for m in &summary.mechanisms {
+        table.row(vec![
+            m.name.clone(),
+            m.metric.clone(),
+            m.effect
+                .as_ref()
+                .map(|e| format!("{:.2}×", e.ratio))
+                .unwrap_or_else(|| "—".into()),
+            format!("{:.2}", m.spearman),
+            m.verdict.label().to_string(),
+        ]);
+    }
+    println!("{table}");
+    println!("report: {}", out.join("index.html").display());
+}

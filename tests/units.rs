@@ -1,0 +1,312 @@
+//! why_batchnorm's units outside one process: the plan and its shards, `--unit` jobs writing
+//! into one shared `--out` (concurrently, atomically), a report rendered from a partial set, and
+//! the bad inputs — a unit outside the plan, another configuration's `--out`, a truncated unit —
+//! each an error naming the value or the file, with nothing finished overwritten.
+#![allow(deprecated)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use burn::tensor::Device;
+use normscope::analysis::AnalysisError;
+use normscope::analysis::report::{self, ReportConfig, Scale, Silent, UnitKind};
+
+const NORMSCOPE: &str = env!("CARGO_BIN_EXE_normscope");
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("normscope-units-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn small() -> ReportConfig {
+    let mut config = ReportConfig::preset(Scale::Quick);
+    config
+        .normalizers
+        .retain(|e| e.label == "none" || e.label == "BatchNorm");
+    config.seeds = 2;
+    config.train.steps = 12;
+    config.probe_steps = vec![0, 6];
+    config
+}
+
+fn modified(path: &Path) -> std::time::SystemTime {
+    std::fs::metadata(path).unwrap().modified().unwrap()
+}
+
+#[test]
+fn the_plan_lists_every_unit_once_and_its_shards_partition_it() {
+    let config = small();
+    let plan = report::plan(&config);
+    let ids: Vec<String> = plan.iter().map(|u| u.id()).collect();
+    assert_eq!(
+        ids,
+        [
+            "init-none-0",
+            "init-none-1",
+            "init-batchnorm-0",
+            "init-batchnorm-1",
+            "train-none-0",
+            "train-none-1",
+            "train-batchnorm-0",
+            "train-batchnorm-1"
+        ]
+    );
+    assert_eq!(plan[7].kind, UnitKind::Train);
+    assert_eq!(
+        plan[7].path(Path::new("/r")),
+        Path::new("/r/units/train-batchnorm-1.toml")
+    );
+    for n in 1..=9 {
+        let mut seen: Vec<String> = (0..n)
+            .flat_map(|i| report::shard(&plan, i, n).unwrap())
+            .map(|u| u.id())
+            .collect();
+        seen.sort();
+        let mut all = ids.clone();
+        all.sort();
+        assert_eq!(seen, all, "the {n} shards must cover the plan exactly once");
+    }
+    let first: Vec<String> = report::shard(&plan, 1, 3)
+        .unwrap()
+        .iter()
+        .map(|u| u.id())
+        .collect();
+    assert_eq!(first, ["init-none-1", "train-none-0", "train-batchnorm-1"]);
+    match report::shard(&plan, 3, 3) {
+        Err(AnalysisError::Config { key, value, .. }) => {
+            assert_eq!((key.as_str(), value.as_str()), ("--shard", "3/3"))
+        }
+        other => panic!("expected a --shard error, got {other:?}"),
+    }
+    match report::select(&plan, &["train-none-0".into(), "train-nine-0".into()]) {
+        Err(AnalysisError::Config { key, value, .. }) => {
+            assert_eq!((key.as_str(), value.as_str()), ("--unit", "train-nine-0"))
+        }
+        other => panic!("expected a --unit error, got {other:?}"),
+    }
+    // Labels whose files would collide are refused.
+    let mut clash = small();
+    let mut bn = clash.normalizers[1].clone();
+    bn.label = "batch norm".into();
+    clash.normalizers.push(bn.clone());
+    bn.label = "Batch-Norm".into();
+    clash.normalizers.push(bn);
+    match clash.validate(&Device::ndarray()) {
+        Err(AnalysisError::Config { key, value, .. }) => {
+            assert_eq!(
+                (key.as_str(), value.as_str()),
+                ("normalizers[3].label", "Batch-Norm")
+            )
+        }
+        other => panic!("expected a label clash, got {other:?}"),
+    }
+}
+
+#[test]
+fn units_run_piecemeal_render_the_report_of_one_process_and_a_partial_set_names_what_is_missing() {
+    let _rng = common::backend_rng();
+    let device = Device::ndarray();
+    let config = small();
+    let whole = temp_dir("whole");
+    let summary = report::run(&config, &device, "ndarray", &whole, false, &Silent).unwrap();
+
+    let shared = temp_dir("shared");
+    let plan = report::plan(&config);
+    report::join(&shared, &config).unwrap();
+    // Half of the plan, in reverse order: the report names the other half.
+    let half: Vec<_> = report::shard(&plan, 1, 2)
+        .unwrap()
+        .into_iter()
+        .rev()
+        .collect();
+    let ran = report::run_selected(&config, &device, "ndarray", &shared, &half, &Silent).unwrap();
+    assert_eq!((ran.ran, ran.found), (4, 0));
+    let partial = report::render(&config, &shared).unwrap();
+    let missing: Vec<String> = partial.missing.iter().map(|u| u.id()).collect();
+    assert_eq!(
+        missing,
+        [
+            "init-none-0",
+            "init-batchnorm-0",
+            "train-none-0",
+            "train-batchnorm-0"
+        ]
+    );
+    let md = std::fs::read_to_string(shared.join("report.md")).unwrap();
+    assert!(
+        md.contains("Incomplete: 4 unit(s) of the plan are missing (init-none-0, init-batchnorm-0"),
+        "{md}"
+    );
+    // The rest; the units already there are found, not redone.
+    let kept = modified(&half[0].path(&shared));
+    let ran = report::run_selected(&config, &device, "ndarray", &shared, &plan, &Silent).unwrap();
+    assert_eq!((ran.ran, ran.found), (4, 4));
+    assert_eq!(modified(&half[0].path(&shared)), kept);
+    let rendered = report::render(&config, &shared).unwrap();
+    assert!(rendered.missing.is_empty());
+    assert_eq!(
+        serde_json::to_value(&rendered.summary).unwrap(),
+        serde_json::to_value(&summary).unwrap(),
+        "units run piecemeal must give the numbers of one whole run"
+    );
+    let results = |dir: &Path| -> serde_json::Value {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap())
+                .unwrap();
+        v.as_object_mut().unwrap().remove("provenance");
+        v
+    };
+    assert_eq!(results(&shared), results(&whole));
+    std::fs::remove_dir_all(&whole).unwrap();
+    std::fs::remove_dir_all(&shared).unwrap();
+}
+
+#[test]
+fn bad_units_and_another_configurations_out_are_refused_naming_them_and_nothing_is_overwritten() {
+    let _rng = common::backend_rng();
+    let device = Device::ndarray();
+    let config = small();
+    let out = temp_dir("bad");
+    report::join(&out, &config).unwrap();
+    let plan = report::plan(&config);
+    let first = report::select(&plan, &["init-none-0".into(), "train-none-0".into()]).unwrap();
+    report::run_selected(&config, &device, "ndarray", &out, &first, &Silent).unwrap();
+    let unit = first[1].path(&out);
+    let good = std::fs::read(&unit).unwrap();
+
+    // Another configuration joining the same --out.
+    let mut other = config.clone();
+    other.train.lr *= 2.0;
+    match report::join(&out, &other) {
+        Err(AnalysisError::Config { key, value, reason }) => {
+            assert_eq!(
+                (key.as_str(), value.as_str()),
+                ("--out", out.to_str().unwrap())
+            );
+            assert!(reason.contains(&report::fingerprint(&config)), "{reason}");
+        }
+        r => panic!("expected an --out error, got {r:?}"),
+    }
+    match report::open(&out, Some(&other)) {
+        Err(AnalysisError::Config { key, .. }) => assert_eq!(key, "--out"),
+        r => panic!("expected an --out error, got {r:?}"),
+    }
+    // A whole run never clears a shared run.
+    match report::run(&config, &device, "ndarray", &out, false, &Silent) {
+        Err(AnalysisError::Config { key, reason, .. }) => {
+            assert_eq!(key, "--out");
+            assert!(reason.contains("shared run"), "{reason}");
+        }
+        r => panic!("expected a shared-run error, got {r:?}"),
+    }
+    assert_eq!(std::fs::read(&unit).unwrap(), good);
+
+    // A unit of another configuration, put where one of ours belongs.
+    let foreign = temp_dir("foreign");
+    report::join(&foreign, &other).unwrap();
+    report::run_selected(&other, &device, "ndarray", &foreign, &first[..1], &Silent).unwrap();
+    let ours = first[0].path(&out);
+    std::fs::copy(first[0].path(&foreign), &ours).unwrap();
+    match report::collect(&config, &out) {
+        Err(AnalysisError::Run { path, reason }) => {
+            assert_eq!(path, ours);
+            assert!(reason.contains("another configuration"), "{reason}");
+        }
+        r => panic!("expected a unit error, got {r:?}"),
+    }
+    std::fs::remove_file(&ours).unwrap();
+    // A file outside the plan.
+    let stray = out.join("units").join("init-groupnorm-0.toml");
+    std::fs::copy(first[0].path(&foreign), &stray).unwrap();
+    match report::render(&config, &out) {
+        Err(AnalysisError::Run { path, reason }) => {
+            assert_eq!(path, stray);
+            assert!(
+                reason.contains("not a unit of this configuration's plan"),
+                "{reason}"
+            );
+        }
+        r => panic!("expected a stray-unit error, got {r:?}"),
+    }
+    std::fs::remove_file(&stray).unwrap();
+
+    // A truncated unit: rendering and running it both stop, naming it, and leave it alone.
+    std::fs::write(&unit, &good[..good.len() / 2]).unwrap();
+    let truncated = std::fs::read(&unit).unwrap();
+    for result in [
+        report::render(&config, &out).map(|_| ()),
+        report::run_selected(&config, &device, "ndarray", &out, &first, &Silent).map(|_| ()),
+    ] {
+        match result {
+            Err(AnalysisError::Run { path, reason }) => {
+                assert_eq!(path, unit);
+                assert!(reason.contains("truncated"), "{reason}");
+            }
+            r => panic!("expected a truncated-unit error, got {r:?}"),
+        }
+    }
+    assert_eq!(std::fs::read(&unit).unwrap(), truncated);
+    std::fs::remove_dir_all(&out).unwrap();
+    std::fs::remove_dir_all(&foreign).unwrap();
+}
+
+#[test]
+fn two_jobs_running_the_same_unit_at_once_leave_one_good_copy() {
+    let out = temp_dir("race");
+    let args = [
+        "why-batchnorm",
+        "--scale",
+        "quick",
+        "--only",
+        "none",
+        "--out",
+        out.to_str().unwrap(),
+        "--unit",
+        "train-none-0,init-none-0",
+    ];
+    let jobs: Vec<_> = (0..3)
+        .map(|_| {
+            Command::new(NORMSCOPE)
+                .args(args)
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // Each job says how many units it stored itself: together exactly the two, whoever won each
+    // race (a job that finds a unit stored by another keeps that copy and counts it as found).
+    let mut stored = 0;
+    for job in jobs {
+        let output = job.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "{stderr}");
+        let ran = stderr.split("ran ").nth(1).expect("a `ran N unit(s)` line");
+        stored += ran.split(' ').next().unwrap().parse::<usize>().unwrap();
+    }
+    assert_eq!(stored, 2, "a finished unit was stored twice");
+    let names: Vec<String> = std::fs::read_dir(out.join("units"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        ["init-none-0.toml", "train-none-0.toml"],
+        "one copy of each unit and no temporary file left"
+    );
+    // Each copy is whole and of this configuration: the report renders from them.
+    let status = Command::new(NORMSCOPE)
+        .args(["why-batchnorm", "--render", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -20,12 +20,15 @@ struct Args {
     data: DataArgs,
     #[command(flatten)]
     train: TrainArgs,
-    /// Half-width of the per-step, per-channel noise mean draw.
+    /// n_μ: each step, each channel's shift is drawn from U(−n_μ, n_μ).
     #[arg(long, default_value_t = 0.5)]
     noise_mean_max: f64,
-    /// Range of the per-step, per-channel noise standard deviation draw.
-    #[arg(long, value_delimiter = ',', default_values_t = vec![0.25, 1.0])]
-    noise_std: Vec<f64>,
+    /// n_σ: each step, each channel's scale is drawn from U(1, n_σ).
+    #[arg(long, default_value_t = 1.5)]
+    noise_scale_max: f64,
+    /// Draw shift and scale for every activation of every sample, not once per channel.
+    #[arg(long)]
+    per_sample: bool,
 }
 
 fn main() -> Result<()> {
@@ -34,18 +37,14 @@ fn main() -> Result<()> {
     let device = args.common.backend.device()?;
     let out = args.common.out_dir("noisy_batchnorm")?;
     let defaults = NoisyBatchNormExperiment::default();
-    anyhow::ensure!(
-        args.noise_std.len() == 2,
-        "--noise-std takes two values: min,max"
-    );
     let config = NoisyBatchNormExperiment {
         setup: training_setup(&defaults.setup, &args.common, &args.data, &args.train)?,
         noise: defaults
             .noise
             .clone()
             .with_noise_mean_max(args.noise_mean_max)
-            .with_noise_std_min(args.noise_std[0])
-            .with_noise_std_max(args.noise_std[1]),
+            .with_noise_scale_max(args.noise_scale_max)
+            .with_per_sample(args.per_sample),
         seeds: args.common.seeds.unwrap_or(defaults.seeds),
         ..defaults
     };

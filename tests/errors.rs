@@ -285,12 +285,12 @@ fn other_parameters() {
     let err = config.validate().unwrap_err();
     assert!(err.to_string().contains("r_max"), "{err}");
     let config: NormConfig =
-        toml::from_str("kind = \"noisy_batch_norm\"\nnoise_std_min = 2.0").unwrap();
+        toml::from_str("kind = \"noisy_batch_norm\"\nnoise_scale_max = 0.5").unwrap();
     assert!(
         config
             .validate()
             .unwrap_err()
             .to_string()
-            .contains("noise_std_max")
+            .contains("noise_scale_max")
     );
 }

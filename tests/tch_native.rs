@@ -251,13 +251,12 @@ fn noisy_batch_norm_agrees() {
     let (g, b) = gamma_beta();
     let silent = Noise {
         mean_max: 0.0,
-        std_min: 0.0,
-        std_max: 0.0,
+        scale_max: 1.0,
+        per_sample: false,
     };
     let mut ours = NoisyBatchNormConfig::new()
         .with_noise_mean_max(0.0)
-        .with_noise_std_min(0.0)
-        .with_noise_std_max(0.0)
+        .with_noise_scale_max(1.0)
         .with_momentum(MOMENTUM)
         .init(C, &device)
         .unwrap();
@@ -284,23 +283,38 @@ fn noisy_batch_norm_agrees() {
         },
     );
 
-    // With noise: the residual after BatchNorm has per-channel mean in ±a and std in [lo, hi].
+    // With noise: per channel exactly `s · BN(x) + m`, `s ∈ [1, 1.5]`, `m ∈ ±0.8`.
     tch::manual_seed(3);
     let noise = Noise {
         mean_max: 0.8,
-        std_min: 0.5,
-        std_max: 1.5,
+        scale_max: 1.5,
+        per_sample: false,
     };
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let noisy = tnn::noisy_batch_norm(vs.root(), 4, noise, TchConfig::default());
     let plain = tch::nn::batch_norm2d(vs.root() / "plain", 4, TchConfig::default());
+    // tch draws γ from U(0, 1): the same γ = 1, β = 0 on both sides.
+    for (w, b) in [(&noisy.ws, &noisy.bs), (&plain.ws, &plain.bs)] {
+        set(w, &[1.0; 4]);
+        set(b, &[0.0; 4]);
+    }
     let x = Torch::randn([64, 4, 8, 8], (tch::Kind::Float, tch::Device::Cpu));
-    let residual = noisy.forward_t(&x, true) - plain.forward_t(&x, true);
-    let mean = torch_values(&residual.mean_dim([0i64, 2, 3].as_slice(), false, tch::Kind::Float));
-    let std = torch_values(&residual.std_dim([0i64, 2, 3].as_slice(), false, false));
-    let se = 5.0 * 1.5 / (4096f64).sqrt();
-    for (m, s) in mean.iter().zip(&std) {
-        assert!(m.abs() <= 0.8 + se, "noise mean {m}");
-        assert!(*s >= 0.5 - se && *s <= 1.5 + se, "noise std {s}");
+    let (got, clean) = (noisy.forward_t(&x, true), plain.forward_t(&x, true));
+    let dims = [0i64, 2, 3];
+    let centred = |t: &Torch| t - t.mean_dim(dims.as_slice(), true, tch::Kind::Float);
+    let scale = (centred(&got) * centred(&clean)).mean_dim(dims.as_slice(), true, tch::Kind::Float)
+        / centred(&clean)
+            .square()
+            .mean_dim(dims.as_slice(), true, tch::Kind::Float);
+    let shift = got.mean_dim(dims.as_slice(), true, tch::Kind::Float)
+        - &scale * clean.mean_dim(dims.as_slice(), true, tch::Kind::Float);
+    let residual = torch_values(&(&got - &scale * &clean - &shift).abs().max());
+    assert!(
+        residual[0] <= 1e-3,
+        "not a per-channel affine map: {residual:?}"
+    );
+    for (s, m) in torch_values(&scale).iter().zip(torch_values(&shift)) {
+        assert!((1.0 - 1e-4..=1.5 + 1e-4).contains(s), "noise scale {s}");
+        assert!(m.abs() <= 0.8 + 1e-4, "noise shift {m}");
     }
 }

@@ -385,54 +385,96 @@ pub fn mean_only(device: &Device) {
     each_shape!(mean_only_case, device);
 }
 
-/// NoisyBatchNorm: the residual after BatchNorm has, per channel, a mean inside
-/// `[−a, a]` and a standard deviation inside `[s_lo, s_hi]` (up to sampling error), redrawn at
-/// every step; eval mode is plain BatchNorm.
+/// Per channel, the least-squares fit `got ≈ s · clean + m`: `(s, m, largest residual)`.
+fn channel_affine_fit(got: &[f64], clean: &[f64], sh: Ncs, c: usize) -> (f64, f64, f64) {
+    let idx: Vec<usize> = (0..sh.n)
+        .flat_map(|n| (0..sh.s).map(move |s| sh.at(n, c, s)))
+        .collect();
+    let m = idx.len() as f64;
+    let (cm, gm) = (
+        idx.iter().map(|&i| clean[i]).sum::<f64>() / m,
+        idx.iter().map(|&i| got[i]).sum::<f64>() / m,
+    );
+    let cov: f64 = idx.iter().map(|&i| (clean[i] - cm) * (got[i] - gm)).sum();
+    let var: f64 = idx.iter().map(|&i| (clean[i] - cm).powi(2)).sum();
+    let scale = cov / var;
+    let shift = gm - scale * cm;
+    let residual = idx
+        .iter()
+        .map(|&i| (got[i] - scale * clean[i] - shift).abs())
+        .fold(0.0, f64::max);
+    (scale, shift, residual)
+}
+
+/// NoisyBatchNorm: in train mode the output is, per channel, exactly `s · BN(x) + m` with
+/// `s ∈ [1, n_σ]`, `m ∈ [−n_μ, n_μ]` redrawn at every step; with `per_sample` every activation
+/// gets its own draw (no per-channel affine map explains it, yet each value stays inside the
+/// bounds); eval mode is plain BatchNorm.
 pub fn noisy_batch_norm(device: &Device) {
     let dims = [64, 4, 8, 8];
     let sh = Ncs::of(&dims);
-    let (a, s_lo, s_hi) = (0.8, 0.5, 1.5);
+    let (a, s_hi) = (0.8, 1.5);
+    let ones = vec![1.0; sh.c];
+    let zeros = vec![0.0; sh.c];
+    let per_sample = NoisyBatchNormConfig::new()
+        .with_noise_mean_max(a)
+        .with_noise_scale_max(s_hi)
+        .with_per_sample(true)
+        .init(sh.c, device)
+        .unwrap();
+    device.seed(4);
+    let x = input(sh.len(), 0);
+    let clean = r::batch_norm_train(&x, sh, &ones, &zeros, EPS, 0.1, &mut r::Running::new(sh.c));
+    let got = values(per_sample.forward(tensor(&x, dims, device), Mode::Train));
+    for (i, (g, c)) in got.iter().zip(&clean).enumerate() {
+        let (lo, hi) = (c.min(s_hi * c) - a, c.max(s_hi * c) + a);
+        assert!(
+            *g >= lo - 1e-4 && *g <= hi + 1e-4,
+            "per-sample noise at {i}: {g} outside [{lo}, {hi}]"
+        );
+    }
+    for c in 0..sh.c {
+        let (_, _, residual) = channel_affine_fit(&got, &clean, sh, c);
+        assert!(
+            residual > 0.1,
+            "per-sample noise looks per-channel in channel {c} (residual {residual})"
+        );
+    }
+
     let layer = NoisyBatchNormConfig::new()
         .with_noise_mean_max(a)
-        .with_noise_std_min(s_lo)
-        .with_noise_std_max(s_hi)
+        .with_noise_scale_max(s_hi)
         .init(sh.c, device)
         .unwrap();
     device.seed(5);
-    let ones = vec![1.0; sh.c];
-    let zeros = vec![0.0; sh.c];
-    let m = (sh.n * sh.s) as f64;
-    let mut step_means = vec![];
+    let mut step_shifts = vec![];
     for step in 0..2 {
         let x = input(sh.len(), step);
         let clean =
             r::batch_norm_train(&x, sh, &ones, &zeros, EPS, 0.1, &mut r::Running::new(sh.c));
         let got = values(layer.forward(tensor(&x, dims, device), Mode::Train));
-        let mut means = vec![];
+        let mut shifts = vec![];
         for c in 0..sh.c {
-            let residual: Vec<f64> = (0..sh.n)
-                .flat_map(|n| (0..sh.s).map(move |s| sh.at(n, c, s)))
-                .map(|i| got[i] - clean[i])
-                .collect();
-            let mean = residual.iter().sum::<f64>() / m;
-            let std = (residual.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / m).sqrt();
-            // 5 standard errors of the sample mean and std at m = 4096.
-            let se = 5.0 * s_hi / m.sqrt();
+            let (scale, shift, residual) = channel_affine_fit(&got, &clean, sh, c);
             assert!(
-                mean.abs() <= a + se,
-                "NoisyBatchNorm noise mean {mean} outside ±{a}"
+                residual <= 1e-3,
+                "NoisyBatchNorm is not s·BN(x) + m in channel {c}: residual {residual}"
             );
             assert!(
-                std >= s_lo - se && std <= s_hi + se,
-                "NoisyBatchNorm noise std {std} outside [{s_lo}, {s_hi}]"
+                (1.0 - 1e-4..=s_hi + 1e-4).contains(&scale),
+                "NoisyBatchNorm scale {scale} outside [1, {s_hi}]"
             );
-            means.push(mean);
+            assert!(
+                shift.abs() <= a + 1e-4,
+                "NoisyBatchNorm shift {shift} outside ±{a}"
+            );
+            shifts.push(shift);
         }
-        step_means.push(means);
+        step_shifts.push(shifts);
     }
     assert!(
-        r::max_abs_diff(&step_means[0], &step_means[1]) > 1e-2,
-        "the noise distribution must change between steps: {step_means:?}"
+        r::max_abs_diff(&step_shifts[0], &step_shifts[1]) > 1e-2,
+        "the noise must change between steps: {step_shifts:?}"
     );
     let x = input(sh.len(), 9);
     let got = values(layer.forward(tensor(&x, dims, device), Mode::Eval));
@@ -870,31 +912,53 @@ pub fn gradients(device: &Device) {
         &|x, g, b| r::mean_only(x, sh, g, b).0,
     );
 
-    // NoisyBatchNorm's noise is additive and independent of the parameters: its gradients are
-    // BatchNorm's (the noise is a constant of the graph).
+    // NoisyBatchNorm's noise is `s ⊙ y + m` with `s`, `m` constants of the graph: with `s = 1`
+    // its gradients are BatchNorm's; with `s ~ U(1, 1.5)` each channel's gradient is BatchNorm's
+    // times that channel's `s`.
     let x = input(sh.len(), 3);
     let w = tensor(&randn(sh.len(), 4, 0.0, 1.0), dims, device);
-    let grad_of = |noisy: bool| {
+    let grad_of = |noisy: Option<f64>| {
         let xt = tensor(&x, dims, device).require_grad();
-        let y = if noisy {
-            NoisyBatchNormConfig::new()
+        let y = match noisy {
+            Some(scale_max) => NoisyBatchNormConfig::new()
+                .with_noise_scale_max(scale_max)
                 .init(c, device)
                 .unwrap()
-                .forward(xt.clone(), Mode::Train)
-        } else {
-            BatchNormConfig::new()
+                .forward(xt.clone(), Mode::Train),
+            None => BatchNormConfig::new()
                 .init(c, device)
                 .unwrap()
-                .forward(xt.clone(), Mode::Train)
+                .forward(xt.clone(), Mode::Train),
         };
         values(xt.grad(&y.mul(w.clone()).sum().backward()).unwrap())
     };
+    let plain = grad_of(None);
     assert_close(
-        &grad_of(true),
-        &grad_of(false),
+        &grad_of(Some(1.0)),
+        &plain,
         1e-5,
-        "NoisyBatchNorm gradient is BatchNorm's",
+        "NoisyBatchNorm gradient (additive noise only) is BatchNorm's",
     );
+    let scaled = grad_of(Some(1.5));
+    for ch in 0..c {
+        let idx: Vec<usize> = (0..sh.n)
+            .flat_map(|n| (0..sh.s).map(move |s| sh.at(n, ch, s)))
+            .collect();
+        let ratio = idx.iter().map(|&i| scaled[i] * plain[i]).sum::<f64>()
+            / idx.iter().map(|&i| plain[i] * plain[i]).sum::<f64>();
+        assert!(
+            (1.0 - 1e-4..=1.5 + 1e-4).contains(&ratio),
+            "channel {ch}: NoisyBatchNorm gradient is {ratio}× BatchNorm's, not in [1, 1.5]"
+        );
+        let expected: Vec<f64> = idx.iter().map(|&i| ratio * plain[i]).collect();
+        let got: Vec<f64> = idx.iter().map(|&i| scaled[i]).collect();
+        assert_close(
+            &got,
+            &expected,
+            1e-4,
+            "NoisyBatchNorm gradient is BatchNorm's times the channel's scale",
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -380,31 +380,31 @@ impl ModuleT for MeanOnly {
     }
 }
 
-/// The noise of [`NoisyBatchNorm`]: each training step, per channel, a mean drawn from
-/// `U(−mean_max, mean_max)` and a standard deviation from `U(std_min, std_max)`.
+/// The noise of [`NoisyBatchNorm`]: each training step, per channel (or per activation), a shift
+/// drawn from `U(−mean_max, mean_max)` and a scale from `U(1, scale_max)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Noise {
-    /// Half-width of the per-step mean draw.
+    /// `n_μ`: the shift is drawn from `U(−n_μ, n_μ)`.
     pub mean_max: f64,
-    /// Lower end of the per-step standard-deviation draw.
-    pub std_min: f64,
-    /// Upper end of the per-step standard-deviation draw.
-    pub std_max: f64,
+    /// `n_σ`: the scale is drawn from `U(1, n_σ)`.
+    pub scale_max: f64,
+    /// One draw per activation of every sample instead of one per channel and step.
+    pub per_sample: bool,
 }
 
 impl Default for Noise {
     fn default() -> Self {
         Noise {
             mean_max: 0.5,
-            std_min: 0.25,
-            std_max: 1.0,
+            scale_max: 1.5,
+            per_sample: false,
         }
     }
 }
 
-/// "Noisy" BatchNorm (Santurkar et al. 2018, §2.1): BatchNorm, then in training every activation
-/// gets i.i.d. noise `N(μ_j, σ_j²)` whose per-channel `μ_j`, `σ_j` are redrawn at every step
-/// (torch's generator: seed it with `tch::manual_seed`).
+/// "Noisy" BatchNorm (Santurkar et al. 2018, §2.1): BatchNorm, then in training `s ⊙ y + m` with
+/// per-channel `m_j ~ U(−n_μ, n_μ)`, `s_j ~ U(1, n_σ)` redrawn at every step (per activation with
+/// `per_sample`; torch's generator: seed it with `tch::manual_seed`).
 #[derive(Debug)]
 pub struct NoisyBatchNorm {
     config: BatchNormConfig,
@@ -454,12 +454,18 @@ impl ModuleT for NoisyBatchNorm {
         if !train {
             return y;
         }
-        let c = xs.size()[1];
         let opts = (xs.kind(), xs.device());
-        let uniform = |low: f64, high: f64| Tensor::rand([c], opts) * (high - low) + low;
-        let mean = uniform(-self.noise.mean_max, self.noise.mean_max);
-        let std = uniform(self.noise.std_min, self.noise.std_max);
-        let unit = Tensor::randn(xs.size().as_slice(), opts);
-        y + unit * per_channel(&std, xs) + per_channel(&mean, xs)
+        let shape: Vec<i64> = if self.noise.per_sample {
+            xs.size()
+        } else {
+            let mut shape = vec![1; xs.dim()];
+            shape[1] = xs.size()[1];
+            shape
+        };
+        let uniform =
+            |low: f64, high: f64| Tensor::rand(shape.as_slice(), opts) * (high - low) + low;
+        let shift = uniform(-self.noise.mean_max, self.noise.mean_max);
+        let scale = uniform(1.0, self.noise.scale_max);
+        y * scale + shift
     }
 }

@@ -2,7 +2,7 @@
 //! that changes at every training step.
 
 use burn::module::Module;
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Distribution, Shape, Tensor};
 
 use super::{BatchNorm, BatchNormConfig, norm_config};
 use crate::error::{check_channels, check_eps, check_features, check_momentum};
@@ -12,25 +12,25 @@ use crate::{Mode, NormError, Normalization};
 const NAME: &str = "NoisyBatchNorm";
 
 norm_config! {
-    /// Configuration of [`NoisyBatchNorm`]. The noise parameters are ours: the paper does not
-    /// state its constants (see `docs/metrics.md`).
+    /// Configuration of [`NoisyBatchNorm`]. The noise constants are ours: the paper's appendix
+    /// values were not retrieved (see `docs/metrics.md`).
     pub struct NoisyBatchNormConfig {
-        /// Each step, each channel's noise mean is drawn from `U(−noise_mean_max, noise_mean_max)`.
-        /// Default 0.5.
+        /// `n_μ`: each step, each channel's shift is drawn from `U(−n_μ, n_μ)`. Default 0.5.
         noise_mean_max / with_noise_mean_max: f64 = 0.5,
-        /// Each step, each channel's noise standard deviation is drawn from
-        /// `U(noise_std_min, noise_std_max)`. Default 0.25.
-        noise_std_min / with_noise_std_min: f64 = 0.25,
-        /// Upper end of the standard-deviation draw. Default 1.0.
-        noise_std_max / with_noise_std_max: f64 = 1.0,
+        /// `n_σ`: each step, each channel's scale is drawn from `U(1, n_σ)`. Default 1.5.
+        noise_scale_max / with_noise_scale_max: f64 = 1.5,
+        /// Draw the shift and scale for every activation of every sample (i.i.d.) instead of once
+        /// per channel and step. Per channel (default) shifts each channel's distribution and
+        /// keeps what tells the samples apart; per sample also buries the signal in noise.
+        per_sample / with_per_sample: bool = false,
         /// Running-statistics momentum of the BatchNorm. Default 0.1.
         momentum / with_momentum: f64 = 0.1,
         /// Variance epsilon of the BatchNorm. Default 1e-5.
         eps / with_eps: f64 = 1e-5,
         /// Learnable per-channel `γ`, `β`. Default true.
         affine / with_affine: bool = true,
-        /// Normalize before adding the noise. `false` gives "the same noise without BatchNorm",
-        /// the control of Santurkar et al.'s experiment. Default true.
+        /// Normalize before the noise. `false` gives "the same noise without BatchNorm", the
+        /// control of Santurkar et al.'s experiment. Default true.
         normalize / with_normalize: bool = true,
     }
 }
@@ -51,18 +51,11 @@ impl NoisyBatchNormConfig {
                 self.noise_mean_max,
             ));
         }
-        if !(self.noise_std_min.is_finite() && self.noise_std_min >= 0.0) {
+        if !(self.noise_scale_max.is_finite() && self.noise_scale_max >= 1.0) {
             return Err(invalid(
-                "noise_std_min",
-                "finite and >= 0",
-                self.noise_std_min,
-            ));
-        }
-        if !(self.noise_std_max.is_finite() && self.noise_std_max >= self.noise_std_min) {
-            return Err(invalid(
-                "noise_std_max",
-                "finite and >= noise_std_min",
-                self.noise_std_max,
+                "noise_scale_max",
+                "finite and >= 1 (the scale is drawn from U(1, noise_scale_max))",
+                self.noise_scale_max,
             ));
         }
         check_eps(NAME, self.eps)?;
@@ -82,30 +75,33 @@ impl NoisyBatchNormConfig {
             inner,
             normalize: self.normalize,
             noise_mean_max: self.noise_mean_max,
-            noise_std_min: self.noise_std_min,
-            noise_std_max: self.noise_std_max,
+            noise_scale_max: self.noise_scale_max,
+            per_sample: self.per_sample,
         })
     }
 }
 
-/// BatchNorm whose output, in train mode, gets i.i.d. noise of non-zero mean and non-unit
-/// variance that changes at every step (Santurkar et al. 2018, arXiv:1805.11604, §2.1):
-/// at each training forward, per channel `j`, draw `μ_j ~ U(−a, a)` and `σ_j ~ U(s_lo, s_hi)`;
-/// then every activation of every sample becomes `y + ε` with `ε ~ N(μ_j, σ_j²)` i.i.d. The noise
-/// comes from the device's random generator (seed it with `Device::seed`). Eval: plain BatchNorm.
-/// With `normalize = false` the layer is the noise alone (identity in eval).
+/// BatchNorm whose output, in train mode, is shifted and scaled by noise of non-zero mean and
+/// non-unit variance that changes at every step (Santurkar et al. 2018, arXiv:1805.11604, §2.1,
+/// "noisy" BatchNorm): at each training forward, per channel `j`, draw `m_j ~ U(−n_μ, n_μ)` and
+/// `s_j ~ U(1, n_σ)`; the output is `s_j · BN(x) + m_j`, so every channel's distribution moves
+/// every step — internal covariate shift injected on purpose — while the samples keep their
+/// order within the batch. With `per_sample`, `m` and `s` are drawn for every activation of every
+/// sample instead. The noise comes from the device's random generator (seed it with
+/// `Device::seed`). Eval: plain BatchNorm. With `normalize = false` the layer is the noise alone
+/// (identity in eval).
 #[derive(Module, Debug)]
 pub struct NoisyBatchNorm {
     /// The BatchNorm before the noise.
     pub inner: BatchNorm,
     /// Whether the BatchNorm runs (false: the noise alone).
     pub normalize: bool,
-    /// `a` of the per-step mean draw.
+    /// `n_μ` of the shift draw `U(−n_μ, n_μ)`.
     pub noise_mean_max: f64,
-    /// `s_lo` of the per-step standard-deviation draw.
-    pub noise_std_min: f64,
-    /// `s_hi` of the per-step standard-deviation draw.
-    pub noise_std_max: f64,
+    /// `n_σ` of the scale draw `U(1, n_σ)`.
+    pub noise_scale_max: f64,
+    /// One draw per activation of every sample instead of one per channel.
+    pub per_sample: bool,
 }
 
 impl Normalization for NoisyBatchNorm {
@@ -135,19 +131,28 @@ impl Normalization for NoisyBatchNorm {
             as_ncs(x)
         };
         let a = self.noise_mean_max;
-        let mean = uniform(c, -a, a, &device);
-        let std = uniform(c, self.noise_std_min, self.noise_std_max, &device);
-        let unit = Tensor::<3>::random(normalized.shape(), Distribution::Normal(0.0, 1.0), &device);
-        let noise = unit.mul(per_channel(std)).add(per_channel(mean));
-        Ok(normalized.add(noise).reshape(dims))
+        let (shift, scale) = if self.per_sample {
+            let shape = normalized.shape();
+            (
+                uniform(shape.clone(), -a, a, &device),
+                uniform(shape, 1.0, self.noise_scale_max, &device),
+            )
+        } else {
+            let [_, c, _] = normalized.dims();
+            (
+                per_channel(uniform([c].into(), -a, a, &device)),
+                per_channel(uniform([c].into(), 1.0, self.noise_scale_max, &device)),
+            )
+        };
+        Ok(normalized.mul(scale).add(shift).reshape(dims))
     }
 }
 
-/// `[len]` values drawn from `U(low, high)`; the constant `low` when the interval is empty.
-fn uniform(len: usize, low: f64, high: f64, device: &Device) -> Tensor<1> {
+/// Values of `shape` drawn from `U(low, high)`; the constant `low` when the interval is empty.
+fn uniform<const D: usize>(shape: Shape, low: f64, high: f64, device: &Device) -> Tensor<D> {
     if high > low {
-        Tensor::random([len], Distribution::Uniform(low, high), device)
+        Tensor::random(shape, Distribution::Uniform(low, high), device)
     } else {
-        Tensor::full([len], low, device)
+        Tensor::full(shape, low, device)
     }
 }

@@ -499,3 +499,71 @@ fn idx_loader_reads_raw_and_gzipped_files_and_names_bad_ones() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Every normalizer of the battery, in the report's own network: once the running statistics
+/// have been re-estimated on one batch at fixed weights, eval mode on that batch gives the loss
+/// train mode gives. A wrong eval path (a sign in MeanOnly's folded shift, a running statistic
+/// that `Trainer::evaluate` does not carry over, a biased/unbiased mix-up beyond `m/(m−1)`) breaks
+/// it. Before the re-estimation the two differ for every normalizer that keeps running
+/// statistics, which shows the comparison can fail.
+#[test]
+fn every_normalizer_agrees_between_train_and_eval_mode_on_the_batch_its_statistics_came_from() {
+    use normscope::analysis::report::{ReportConfig, Scale, default_normalizers};
+    use normscope::{GhostBatchNormConfig, Mode, NoisyBatchNormConfig};
+    let device = Device::ndarray();
+    let config = ReportConfig::preset(Scale::Quick);
+    let (data, _) = DataSource::Synthetic(SyntheticConfig {
+        size: config.network.size,
+        train: 32,
+        test: 2,
+        ..Default::default()
+    })
+    .load()
+    .unwrap();
+    let mut checked = 0;
+    for mut entry in default_normalizers() {
+        // Train mode equals eval mode only where train mode is deterministic in the batch: ghost
+        // batches the size of the batch, noise switched off.
+        entry.norm = match entry.norm {
+            NormConfig::GhostBatchNorm(_) => {
+                NormConfig::GhostBatchNorm(GhostBatchNormConfig::new().with_virtual_batch_size(32))
+            }
+            NormConfig::NoisyBatchNorm(_) => NormConfig::NoisyBatchNorm(
+                NoisyBatchNormConfig::new()
+                    .with_noise_mean_max(0.0)
+                    .with_noise_scale_max(1.0),
+            ),
+            norm => norm,
+        };
+        let [c, h, _] = data.shape;
+        let network = NetworkConfig::ResNet(config.network_for(&entry, c, h, data.classes));
+        let train = TrainConfig {
+            batch_size: 32,
+            seed: 3,
+            ..config.train.clone()
+        };
+        let mut trainer = Trainer::new(&network, train, &device).unwrap();
+        let fresh = trainer.evaluate(&data, Mode::Eval).unwrap().0;
+        trainer.recalibrate(&data, 150).unwrap();
+        let (eval, _) = trainer.evaluate(&data, Mode::Eval).unwrap();
+        let (batch, _) = trainer.evaluate(&data, Mode::Train).unwrap();
+        let keeps_running_stats = !matches!(
+            entry.label.as_str(),
+            "none" | "LayerNorm" | "GroupNorm" | "SkipInit"
+        );
+        assert!(
+            ((eval - batch) / batch).abs() < 2e-3,
+            "{}: eval-mode loss {eval} vs train-mode {batch} on the same batch",
+            entry.label
+        );
+        if keeps_running_stats {
+            assert!(
+                ((fresh - batch) / batch).abs() > 1e-2,
+                "{}: with the initial running statistics eval mode should differ ({fresh} vs {batch})",
+                entry.label
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 10);
+}

@@ -10,6 +10,7 @@ mod plan;
 mod render;
 mod run;
 mod summary;
+mod verdict;
 
 pub use config::{Entry, ReportConfig, Scale, default_normalizers};
 pub use plan::{
@@ -18,7 +19,11 @@ pub use plan::{
 };
 pub use render::{Figure, Provenance, SECTIONS, figures, write};
 pub use run::{InitUnit, Progress, Silent, TrainUnit, Units, init_unit, train_unit};
-pub use summary::{Effect, Mechanism, NormSummary, Summary, Verdict, spearman, summarize};
+pub use summary::{Effect, Mechanism, NormSummary, Summary, spearman, summarize};
+pub use verdict::{
+    Direction, Evidence, Kind, Ratio, Verdict, bootstrap_ratio, judge_correlation, judge_effect,
+    permutation_p, verdict,
+};
 
 use std::path::Path;
 

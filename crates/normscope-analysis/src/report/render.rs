@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use super::config::ReportConfig;
 use super::run::{InitUnit, Units};
-use super::summary::{Mechanism, Summary, Verdict};
+use super::summary::{Mechanism, Summary};
+use super::verdict::Verdict;
 use crate::AnalysisError;
 use crate::experiments::Stat;
 use crate::output::{Chart, OutputError, Series};
@@ -278,14 +279,30 @@ impl Provenance {
     }
 }
 
+/// `0.41× [0.35, 0.48]`: a mechanism's BatchNorm/none ratio with its bootstrap interval.
+fn ratio_cell(m: &Mechanism) -> String {
+    match &m.effect {
+        Some(e) if e.ci.0.is_finite() => {
+            format!("{:.2}× [{:.2}, {:.2}]", e.ratio, e.ci.0, e.ci.1)
+        }
+        Some(e) => format!("{:.2}× (one seed)", e.ratio),
+        None => "—".into(),
+    }
+}
+
+/// `−0.43 (p 0.21)`: a mechanism's correlation with its permutation p-value.
+fn rho_cell(m: &Mechanism) -> String {
+    format!("{:.2} (p {:.3})", m.spearman, m.p_value)
+}
+
 /// Training speed per normalizer.
 fn speed_table_html(summary: &Summary, steps: usize) -> String {
     let mut html = String::from(
-        "<table><thead><tr><th>normalizer</th><th>steps to target</th><th>reached</th><th>final train loss</th><th>test accuracy</th><th>diverged</th></tr></thead><tbody>",
+        "<table><thead><tr><th>normalizer</th><th>steps to target</th><th>reached</th><th>final train loss</th><th>test accuracy</th><th>test accuracy, recalibrated</th><th>diverged</th></tr></thead><tbody>",
     );
     for n in &summary.norms {
         html.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&n.label),
             if n.reached == 0 {
                 format!("&gt; {steps}")
@@ -296,6 +313,7 @@ fn speed_table_html(summary: &Summary, steps: usize) -> String {
             n.steps_to_target.n,
             stat(&n.final_loss, 3),
             stat(&n.test_accuracy, 3),
+            stat(&n.test_accuracy_recalibrated, 3),
             n.diverged,
         ));
     }
@@ -307,11 +325,11 @@ fn speed_table_html(summary: &Summary, steps: usize) -> String {
 /// `with_correlations` (the mechanism table).
 fn norm_table_html(summary: &Summary, steps: usize, with_correlations: bool) -> String {
     let mut html = String::from(
-        "<table><thead><tr><th>normalizer</th><th>steps to target</th><th>reached</th><th>final train loss</th><th>test accuracy</th><th>diverged</th><th>‖G−G′‖/‖G‖</th><th>cos(G,G′)</th><th>β-smoothness</th><th>branch share</th><th>eff. rank / N</th></tr></thead><tbody>",
+        "<table><thead><tr><th>normalizer</th><th>steps to target</th><th>reached</th><th>final train loss</th><th>test accuracy</th><th>diverged</th><th>‖G−G′‖/‖G‖</th><th>‖G−G′‖₂</th><th>cos(G,G′)</th><th>β-smoothness</th><th>branch share</th><th>eff. rank / N</th></tr></thead><tbody>",
     );
     for n in &summary.norms {
         html.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&n.label),
             if n.reached == 0 { format!("&gt; {steps}") } else { stat(&n.steps_to_target, 0) },
             n.reached,
@@ -320,6 +338,7 @@ fn norm_table_html(summary: &Summary, steps: usize, with_correlations: bool) -> 
             stat(&n.test_accuracy, 3),
             n.diverged,
             stat(&n.covariate_shift, 3),
+            stat(&n.covariate_shift_abs, 3),
             stat(&n.shift_cosine, 3),
             stat(&n.beta_smoothness, 2),
             stat(&n.branch_share, 3),
@@ -338,7 +357,7 @@ fn norm_table_html(summary: &Summary, steps: usize, with_correlations: bool) -> 
                     .unwrap_or_default()
             };
             format!(
-                "<td>{}</td><td></td><td>{}</td><td>{}</td><td>{}</td>",
+                "<td>{}</td><td></td><td></td><td>{}</td><td>{}</td><td>{}</td>",
                 m("covariate-shift"),
                 m("smoothness"),
                 m("identity-bias"),
@@ -396,10 +415,10 @@ pub fn write(
         let (badge, colour) = verdict_badge(m.verdict);
         let effect = match &m.effect {
             Some(e) => format!(
-                "<p><b>With vs without BatchNorm:</b> {} vs {} (ratio {:.2}, Cohen's d {:.2}).</p>",
+                "<p><b>With vs without BatchNorm:</b> {} vs {} (ratio {}, Cohen's d {:.2}).</p>",
                 stat(&e.with_bn, 4),
                 stat(&e.without, 4),
-                e.ratio,
+                ratio_cell(m),
                 e.cohens_d
             ),
             None => String::new(),
@@ -419,16 +438,16 @@ pub fn write(
                 for m in &summary.mechanisms {
                     let (badge, colour) = verdict_badge(m.verdict);
                     rows.push_str(&format!(
-                        "<tr><td><a href=\"#{}\">{}</a></td><td>{}</td><td>{}</td><td>{:.2}</td><td><span class=\"badge\" style=\"background:{colour}\">{badge}</span></td></tr>",
+                        "<tr><td><a href=\"#{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td><span class=\"badge\" style=\"background:{colour}\">{badge}</span></td></tr>",
                         m.id,
                         escape(&m.name),
                         escape(&m.metric),
-                        m.effect.as_ref().map(|e| format!("{:.2}×", e.ratio)).unwrap_or_else(|| "—".into()),
-                        m.spearman
+                        ratio_cell(m),
+                        rho_cell(m)
                     ));
                 }
                 format!(
-                    "<p class=\"conclusion\">{}</p><table><thead><tr><th>explanation</th><th>metric</th><th>BN / none</th><th>ρ with final loss</th><th>verdict</th></tr></thead><tbody>{rows}</tbody></table><p class=\"how\">How to read this: each explanation predicts that BatchNorm moves one quantity (the metric) and that the quantity governs how fast a network trains. The ratio shows how BatchNorm moves it against no normalization; ρ is the Spearman rank correlation between the metric and the final training loss across all normalizers of the battery — an explanation that accounts for why normalizers differ in speed shows a large ρ of the predicted sign.</p>",
+                    "<p class=\"conclusion\">{}</p><table><thead><tr><th>explanation</th><th>metric</th><th>BN / none [95% CI]</th><th>ρ with final loss (p)</th><th>verdict</th></tr></thead><tbody>{rows}</tbody></table><p class=\"how\">How to read this: each explanation predicts that BatchNorm moves one quantity (the metric) and that the quantity governs how fast a network trains. The ratio shows how BatchNorm moves it against no normalization, with a bootstrap interval over seeds; ρ is the Spearman rank correlation between the metric and the final training loss across all normalizers of the battery, with its permutation p-value — an explanation that accounts for why normalizers differ in speed shows a significant ρ of the predicted sign. The verdict rules (docs/metrics.md) count only significant evidence: an interval that excludes 1, a p below 0.05.</p>",
                     escape(&summary.conclusion)
                 )
             }
@@ -523,7 +542,7 @@ document.body.setAttribute('data-plots',[].map.call(document.querySelectorAll('f
     write("index.html", html)?;
 
     let mut md = format!(
-        "# Why does BatchNorm work? — normscope report\n\n{}{}\n\n## Verdicts\n\n| explanation | metric | BN / none | ρ with final loss | verdict |\n|---|---|---|---|---|\n",
+        "# Why does BatchNorm work? — normscope report\n\n{}{}\n\n## Verdicts\n\n| explanation | metric | BN / none [95% CI] | ρ with final loss (p) | verdict |\n|---|---|---|---|---|\n",
         provenance
             .incomplete()
             .map(|t| format!("**{t}**\n\n"))
@@ -532,21 +551,18 @@ document.body.setAttribute('data-plots',[].map.call(document.querySelectorAll('f
     );
     for m in &summary.mechanisms {
         md.push_str(&format!(
-            "| {} | {} | {} | {:.2} | {} |\n",
+            "| {} | {} | {} | {} | {} |\n",
             m.name,
             m.metric,
-            m.effect
-                .as_ref()
-                .map(|e| format!("{:.2}×", e.ratio))
-                .unwrap_or_else(|| "—".into()),
-            m.spearman,
+            ratio_cell(m),
+            rho_cell(m),
             verdict_badge(m.verdict).0
         ));
     }
-    md.push_str(&format!("\n## Mechanism table\n\nMean ± std over {} seed(s); the last rows: Spearman's ρ of each metric with the training speed across normalizers.\n\n| normalizer | steps to target | final train loss | test accuracy | ‖G−G′‖/‖G‖ | β-smoothness | branch share | eff. rank / N |\n|---|---|---|---|---|---|---|---|\n", config.seeds));
+    md.push_str(&format!("\n## Mechanism table\n\nMean ± std over {} seed(s); the last rows: Spearman's ρ of each metric with the training speed across normalizers.\n\n| normalizer | steps to target | final train loss | test accuracy | test accuracy, recalibrated | ‖G−G′‖/‖G‖ | ‖G−G′‖₂ | β-smoothness | branch share | eff. rank / N |\n|---|---|---|---|---|---|---|---|---|---|\n", config.seeds));
     for n in &summary.norms {
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             n.label,
             if n.reached == 0 {
                 format!("> {}", config.train.steps)
@@ -555,7 +571,9 @@ document.body.setAttribute('data-plots',[].map.call(document.querySelectorAll('f
             },
             stat(&n.final_loss, 3),
             stat(&n.test_accuracy, 3),
+            stat(&n.test_accuracy_recalibrated, 3),
             stat(&n.covariate_shift, 3),
+            stat(&n.covariate_shift_abs, 3),
             stat(&n.beta_smoothness, 2),
             stat(&n.branch_share, 3),
             stat(&n.rank, 3)
@@ -571,7 +589,7 @@ document.body.setAttribute('data-plots',[].map.call(document.querySelectorAll('f
                 .unwrap_or_default()
         };
         format!(
-            "| *{name}* | | | | {} | {} | {} | {} |\n",
+            "| *{name}* | | | | | {} | | {} | {} | {} |\n",
             m("covariate-shift"),
             m("smoothness"),
             m("identity-bias"),

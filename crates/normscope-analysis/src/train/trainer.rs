@@ -223,6 +223,22 @@ impl Trainer {
         Ok(())
     }
 
+    /// Re-estimates the running statistics at the current weights: `batches` train-mode forwards
+    /// over the next training batches of `data`, no step taken, so every running mean and
+    /// variance becomes an average over those batches (momentum `m`, weight `(1 − m)^k` left on
+    /// the stale value). "Precise BN" (Wu & Johnson 2021, arXiv:2105.07576, §3) with an
+    /// exponential average: it separates what the weights learned from how far the running
+    /// statistics lag behind weights that moved fast. A network without running statistics is
+    /// unchanged.
+    pub fn recalibrate(&mut self, data: &Dataset, batches: usize) -> Result<(), AnalysisError> {
+        for _ in 0..batches {
+            let (x, _) = self.next_tensors(data);
+            self.model
+                .forward(x.detach(), Mode::Train, &mut Probe::off())?;
+        }
+        Ok(())
+    }
+
     /// Loss and accuracy over `data` (batches of `batch_size`, the last partial batch kept) in
     /// `mode`, without gradients.
     pub fn evaluate(&self, data: &Dataset, mode: Mode) -> Result<(f64, f64), AnalysisError> {

@@ -147,6 +147,60 @@ fn linear_network_rank_collapses_without_batch_norm_and_not_with_it() {
     );
 }
 
+/// Daneshmand, Joudaki & Bach 2021 (the follow-up to Daneshmand et al. 2020): in a BN network the
+/// orthogonality gap `V(H) = ‖HHᵀ/‖H‖_F² − I/N‖_F` of the hidden layers stops falling and plateaus
+/// at a level that scales as `d^{−1/2}` with the width `d` (their bound `E V ≤ 2(1 − 2α/3)^ℓ +
+/// 3N/(α√d)`; measured slope −0.46), while without BN a linear network's samples collapse
+/// toward one direction, `V → √(1 − 1/N)`. Their BN is the uncentred `diag(MMᵀ)^{−1/2}M`
+/// ([`NormConfig::VarianceOnly`]): a centred BN's hidden states have rank ≤ N − 1, which puts a
+/// floor of `1/√(N(N−1))` (0.134 at N = 8) under V and flattens the slope at large widths.
+#[test]
+fn orthogonality_gap_plateaus_as_one_over_root_width_with_batch_norm() {
+    let _rng = common::backend_rng();
+    let device = Device::ndarray();
+    let batch = 8;
+    let plateau = |width: usize, norm: NormConfig| -> f64 {
+        let mlp = MlpConfig {
+            input: width,
+            width,
+            depth: 40,
+            classes: 2,
+            activation: Activation::Linear,
+            norm,
+            bias: false,
+            ..Default::default()
+        };
+        // Mean over the last 20 layers and 6 seeds.
+        let values: Vec<f64> = (0..6)
+            .flat_map(|seed| {
+                rank_profile(&mlp, batch, seed, &device)
+                    .unwrap()
+                    .iter()
+                    .skip(20)
+                    .map(|m| m.orthogonality_gap)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        values.iter().sum::<f64>() / values.len() as f64
+    };
+    let bn = || NormConfig::VarianceOnly(Default::default());
+    let (narrow, wide) = (plateau(16, bn()), plateau(256, bn()));
+    // d^{−1/2}: 16× the width, a quarter of the gap (slope −0.46 gives 0.28).
+    let slope = (wide / narrow).ln() / 16f64.ln();
+    assert!(
+        (-0.62..-0.36).contains(&slope),
+        "plateau {narrow} at d = 16, {wide} at d = 256: slope {slope} (≈ −1/2)"
+    );
+    // The top Lyapunov exponent of a product of d×d Gaussian matrices separates from the next by
+    // about 1/d per layer, so at d = 16 forty layers suffice for the collapse to show.
+    let collapsed = plateau(16, NormConfig::Identity);
+    let limit = (1.0 - 1.0 / batch as f64).sqrt();
+    assert!(
+        collapsed > 0.8 * limit && narrow < 0.5 * limit,
+        "without BN {collapsed} (→ {limit}), with BN {narrow}"
+    );
+}
+
 /// De & Smith's bookkeeping in a single-stage pre-activation ResNet at initialization.
 #[test]
 fn residual_variance_doubles_unnormalized_grows_linearly_with_bn_and_is_flat_with_skipinit() {
@@ -164,20 +218,24 @@ fn residual_variance_doubles_unnormalized_grows_linearly_with_bn_and_is_flat_wit
         residual,
         ..Default::default()
     };
-    let average = |config: &ResNetConfig| -> Vec<f64> {
-        let runs: Vec<Vec<f64>> = (0..4)
-            .map(|seed| {
-                block_signals(config, 16, seed, &device)
-                    .unwrap()
-                    .iter()
-                    .map(|b| b.skip_power)
-                    .collect()
-            })
-            .collect();
-        (0..runs[0].len())
-            .map(|i| runs.iter().map(|r| r[i]).sum::<f64>() / runs.len() as f64)
-            .collect()
-    };
+    let average_of =
+        |config: &ResNetConfig,
+         f: &dyn Fn(&normscope::analysis::metrics::identity_bias::BlockSignal) -> f64|
+         -> Vec<f64> {
+            let runs: Vec<Vec<f64>> = (0..4)
+                .map(|seed| {
+                    block_signals(config, 16, seed, &device)
+                        .unwrap()
+                        .iter()
+                        .map(f)
+                        .collect()
+                })
+                .collect();
+            (0..runs[0].len())
+                .map(|i| runs.iter().map(|r| r[i]).sum::<f64>() / runs.len() as f64)
+                .collect()
+        };
+    let average = |config: &ResNetConfig| average_of(config, &|b| b.skip_power);
 
     let plain = average(&resnet(NormConfig::Identity, Residual::Standard));
     let ratios: Vec<f64> = plain.windows(2).map(|w| w[1] / w[0]).collect();
@@ -201,9 +259,34 @@ fn residual_variance_doubles_unnormalized_grows_linearly_with_bn_and_is_flat_wit
     );
     assert!(bn.last().unwrap() / bn[0] < 0.5 * plain.last().unwrap() / plain[0]);
 
+    // The skip path's *variance* (De & Smith's `avg_var`, channel means removed) with BN grows by
+    // `(1 − 1/π)·c` per block, the "1 + 0.69ℓ": the branch ends in a Kaiming conv of
+    // `relu(z)`, `z` a unit Gaussian per channel, whose variance is `1/2 − 1/(2π)`, times the
+    // ReLU gain 2, times `c = ((3n − 2)/(3n))²`, the share of a 3×3 kernel's taps inside an n×n
+    // image (n = 32: 0.9588); the rest of the branch's power, `1/π·c`, is in its channel means.
+    let bn_var = average_of(&resnet(NormConfig::default(), Residual::Standard), &|b| {
+        b.skip_var
+    });
+    let var_steps: Vec<f64> = bn_var.windows(2).map(|w| w[1] - w[0]).collect();
+    let var_step = var_steps.iter().sum::<f64>() / var_steps.len() as f64;
+    let c = (94.0f64 / 96.0).powi(2);
+    let predicted = (1.0 - 1.0 / std::f64::consts::PI) * c;
+    assert!(
+        close(var_step, predicted, 0.12),
+        "BN skip variance step {var_step} vs (1 − 1/π)·c = {predicted}"
+    );
+    // The same bookkeeping on the power is `c`: the mean part adds `c/π` per block.
+    assert!(
+        close(mean_step, c, 0.12),
+        "BN skip power step {mean_step} vs c = {c}"
+    );
+
     let skipinit = average(&resnet(
         NormConfig::Identity,
-        Residual::SkipInit { alpha: 0.0 },
+        Residual::SkipInit {
+            alpha: 0.0,
+            per_sqrt_depth: false,
+        },
     ));
     for v in &skipinit {
         assert!(

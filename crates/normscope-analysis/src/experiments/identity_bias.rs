@@ -59,7 +59,10 @@ impl IdentityBiasConfig {
             Variant {
                 label: "SkipInit".into(),
                 norm: NormConfig::Identity,
-                residual: Residual::SkipInit { alpha: 0.0 },
+                residual: Residual::SkipInit {
+                    alpha: 0.0,
+                    per_sqrt_depth: false,
+                },
             },
         ]
     }

@@ -19,11 +19,15 @@ pub enum Residual {
     #[default]
     Standard,
     /// SkipInit (De & Smith 2020): `x + α f(x)` with a learnable scalar `α` initialised to
-    /// `alpha` (0 in the paper; at most `1/√blocks` is allowed there). Combine with
-    /// `norm = identity` for the normalizer-free network.
+    /// `alpha`, or to `alpha/√d` (`d` residual blocks) with `per_sqrt_depth` (0 in the paper's
+    /// code; the paper allows any `α₀ ≤ 1/√d`). Combine with `norm = identity` for the
+    /// normalizer-free network.
     SkipInit {
-        /// Initial value of the branch scalar.
+        /// Initial value of the branch scalar (divided by `√d` with `per_sqrt_depth`).
         alpha: f64,
+        /// Divide `alpha` by the square root of the number of residual blocks.
+        #[serde(default)]
+        per_sqrt_depth: bool,
     },
     /// Fixup-style initialisation (Zhang, Dauphin & Ma 2019): no normalizer; the branch's last
     /// convolution and the classifier start at zero, its first convolution is scaled by
@@ -188,7 +192,17 @@ impl Block {
             conv2,
             projection: (stride != 1 || c_in != c_out).then(|| conv(c_in, c_out, 1, stride)),
             skip_gain: match config.residual {
-                Residual::SkipInit { alpha } => Some(scalar(alpha, device)),
+                Residual::SkipInit {
+                    alpha,
+                    per_sqrt_depth,
+                } => Some(scalar(
+                    if per_sqrt_depth {
+                        alpha / (total_blocks as f64).sqrt()
+                    } else {
+                        alpha
+                    },
+                    device,
+                )),
                 _ => None,
             },
             fixup,

@@ -528,10 +528,11 @@ fn every_normalizer_agrees_between_train_and_eval_mode_on_the_batch_its_statisti
             NormConfig::GhostBatchNorm(_) => {
                 NormConfig::GhostBatchNorm(GhostBatchNormConfig::new().with_virtual_batch_size(32))
             }
-            NormConfig::NoisyBatchNorm(_) => NormConfig::NoisyBatchNorm(
+            NormConfig::NoisyBatchNorm(c) => NormConfig::NoisyBatchNorm(
                 NoisyBatchNormConfig::new()
                     .with_noise_mean_max(0.0)
-                    .with_noise_scale_max(1.0),
+                    .with_noise_scale_max(1.0)
+                    .with_normalize(c.normalize),
             ),
             norm => norm,
         };
@@ -549,7 +550,7 @@ fn every_normalizer_agrees_between_train_and_eval_mode_on_the_batch_its_statisti
         let (batch, _) = trainer.evaluate(&data, Mode::Train).unwrap();
         let keeps_running_stats = !matches!(
             entry.label.as_str(),
-            "none" | "LayerNorm" | "GroupNorm" | "SkipInit"
+            "none" | "LayerNorm" | "GroupNorm" | "SkipInit" | "NoiseOnly"
         );
         assert!(
             ((eval - batch) / batch).abs() < 2e-3,
@@ -565,5 +566,5 @@ fn every_normalizer_agrees_between_train_and_eval_mode_on_the_batch_its_statisti
         }
         checked += 1;
     }
-    assert_eq!(checked, 10);
+    assert_eq!(checked, 11);
 }

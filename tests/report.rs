@@ -13,16 +13,21 @@ use normscope::analysis::AnalysisError;
 use normscope::analysis::report::{self, ReportConfig, SECTIONS, Scale, Silent, spearman};
 
 /// The plots of the report, by id.
-const PLOTS: [&str; 9] = [
+const PLOTS: [&str; 14] = [
     "training_loss",
     "covariate_shift_by_layer",
     "scatter_covariate_shift",
+    "noise_training_loss",
     "beta_smoothness",
     "scatter_smoothness",
+    "lr_sweep",
     "branch_share",
     "scatter_identity_bias",
+    "depth_sweep_skipinit",
     "rank_by_block",
     "scatter_rank",
+    "depth_sweep_orthogonal",
+    "depth_rank",
 ];
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -113,23 +118,39 @@ fn quick_report_has_every_section_and_plot_and_renders_in_headless_chromium() {
         }
     }
     let units = std::fs::read_dir(out.join("units")).unwrap().count();
-    assert_eq!(units, 2 * config.normalizers.len() * config.seeds);
+    let iv = &config.interventions;
+    assert_eq!(
+        units,
+        2 * config.normalizers.len() * config.seeds
+            + iv.seeds
+                * (iv.learning_rates.len() * iv.lr_normalizers.len()
+                    + iv.depths.len() * iv.depth_normalizers.len())
+    );
 
     // results.json holds every number with the configuration and the provenance.
     let results: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(
         results["config"]["normalizers"].as_array().unwrap().len(),
-        10
+        11
     );
-    assert_eq!(results["units"]["train"].as_array().unwrap().len(), 10);
+    assert_eq!(results["units"]["train"].as_array().unwrap().len(), 11);
+    assert_eq!(results["units"]["lr"].as_array().unwrap().len(), 8);
+    assert_eq!(results["units"]["depth"].as_array().unwrap().len(), 16);
+    assert_eq!(
+        results["summary"]["interventions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
     assert_eq!(
         results["summary"]["mechanisms"].as_array().unwrap().len(),
         4
     );
     assert_eq!(results["provenance"]["backend"], "ndarray");
     assert_eq!(results["provenance"]["burn"], "0.22.1");
-    assert_eq!(summary.norms.len(), 10);
+    assert_eq!(summary.norms.len(), 11);
     let labels: Vec<&str> = summary.norms.iter().map(|n| n.label.as_str()).collect();
     for required in [
         "none",
@@ -138,6 +159,7 @@ fn quick_report_has_every_section_and_plot_and_renders_in_headless_chromium() {
         "LayerNorm",
         "GroupNorm",
         "NoisyBatchNorm",
+        "NoiseOnly",
         "MeanOnly",
         "VarianceOnly",
         "l1-BatchNorm",
@@ -157,6 +179,10 @@ fn quick_report_has_every_section_and_plot_and_renders_in_headless_chromium() {
         "## A smoother loss landscape",
         "## Residual blocks biased toward the identity",
         "## Avoidance of rank collapse",
+        "### Intervention: Noise after every BatchNorm",
+        "### Intervention: The learning-rate range",
+        "### Intervention: Depth sweep with SkipInit",
+        "### Intervention: Depth sweep with a rank-preserving initialisation",
     ] {
         assert!(md.contains(heading), "report.md lacks {heading}");
     }

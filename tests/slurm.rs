@@ -68,9 +68,10 @@ fn the_dry_run_prints_one_array_task_per_unit_with_the_flags_and_a_gpu_only_for_
         dry_run(&args)
     };
     let cuda = with("tch-cuda");
-    // Quick: 10 normalizers × 1 seed × (init, train) = 20 units, one task each.
+    // Quick: 11 normalizers × 1 seed × (init, train) = 22 units, the learning-rate sweep 2 arms ×
+    // 2 rates × 2 seeds = 8, the depth sweep 4 arms × 2 depths × 2 seeds = 16: 46, a task each.
     for line in [
-        "#SBATCH --array=0-19%3",
+        "#SBATCH --array=0-45%3",
         "#SBATCH --gres=gpu:1",
         "#SBATCH --partition=gpu",
         "#SBATCH --time=2:00:00",
@@ -197,10 +198,14 @@ fn a_sweep_on_slurm_equals_one_process_and_a_cancelled_task_is_resubmitted_alone
     }
     let base = temp_dir("sweep");
     std::fs::create_dir_all(&base).unwrap();
-    // The quick preset with three normalizers × two seeds (12 units, so 12 array tasks) and
-    // training long enough (~2 s a unit) for a cancel to land mid-unit.
+    // The quick preset with three normalizers × two seeds and no sweeps (12 units, so 12 array
+    // tasks) and training long enough (~2 s a unit) for a cancel to land mid-unit.
     let config = base.join("sweep.toml");
-    std::fs::write(&config, "[train]\nsteps = 200\n").unwrap();
+    std::fs::write(
+        &config,
+        "[train]\nsteps = 200\n[interventions]\nlearning_rates = []\ndepths = []\n",
+    )
+    .unwrap();
     let config = config.display().to_string();
     let flags = [
         "--scale",

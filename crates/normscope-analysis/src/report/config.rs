@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AnalysisError;
 use crate::data::{DataSource, SyntheticConfig};
-use crate::models::{ResNetConfig, Residual};
+use crate::models::{Init, ResNetConfig, Residual};
 use crate::train::TrainConfig;
 
 /// How big a run is.
@@ -38,6 +38,14 @@ pub struct Entry {
     /// The residual combination.
     #[serde(default)]
     pub residual: Residual,
+    /// The weight initialisation, when not the network's (`init = { kind = "delta_orthogonal" }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<Init>,
+    /// An intervention's control arm (`NoiseOnly`): trained and summarised with the battery, left
+    /// out of the correlations across normalizers — its noise slows training by construction, so
+    /// it would make any metric that the noise raises look like a cause.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub control: bool,
 }
 
 impl Entry {
@@ -46,6 +54,109 @@ impl Entry {
             label: label.into(),
             norm,
             residual: Residual::Standard,
+            init: None,
+            control: false,
+        }
+    }
+}
+
+/// The labels by which the interventions find their arms (in the battery for the noise
+/// experiment, in [`InterventionConfig::lr_normalizers`] and
+/// [`InterventionConfig::depth_normalizers`] for the sweeps).
+pub mod roles {
+    /// No normalization: every intervention's baseline.
+    pub const NONE: &str = "none";
+    /// BatchNorm.
+    pub const BATCH_NORM: &str = "BatchNorm";
+    /// BatchNorm with noise after it (Santurkar et al. 2018).
+    pub const NOISY: &str = "NoisyBatchNorm";
+    /// The same noise without BatchNorm.
+    pub const NOISE_ONLY: &str = "NoiseOnly";
+    /// Identity bias without normalization (De & Smith 2020).
+    pub const SKIP_INIT: &str = "SkipInit";
+    /// A rank-preserving initialisation without normalization.
+    pub const ORTHOGONAL: &str = "Orthogonal";
+}
+
+/// The intervention experiments: each changes one explanation's mechanism with the rest held
+/// fixed, and its outcome is what the explanation predicts (`docs/metrics.md`,
+/// "Interventions"). The noise experiment (covariate shift) reads the battery's own training
+/// runs of `none`, `BatchNorm`, `NoisyBatchNorm` and `NoiseOnly`; the sweeps train their own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InterventionConfig {
+    /// Seeds per arm and grid point (at least 2 for an interval).
+    pub seeds: usize,
+    /// Training steps of every sweep run.
+    pub steps: usize,
+    /// Smoothness (Bjorck et al. 2018): the learning rates, ascending. Empty: no sweep.
+    pub learning_rates: Vec<f64>,
+    /// The arms trained at every learning rate (`none` and `BatchNorm` by role).
+    pub lr_normalizers: Vec<Entry>,
+    /// Identity bias and rank collapse: residual blocks per stage, ascending. Empty: no sweep.
+    pub depths: Vec<usize>,
+    /// The arms trained at every depth (`none`, `BatchNorm`, `SkipInit`, `Orthogonal` by role).
+    pub depth_normalizers: Vec<Entry>,
+    /// The learning rate of every arm of the depth sweep: one at which the unnormalized arms
+    /// train stably, so that the sweep measures what depth does and not which arm tolerates a
+    /// large learning rate (that is the learning-rate sweep's question).
+    pub depth_lr: f64,
+}
+
+impl Default for InterventionConfig {
+    fn default() -> Self {
+        InterventionConfig::preset(Scale::Default)
+    }
+}
+
+impl InterventionConfig {
+    /// The interventions of a scale.
+    pub fn preset(scale: Scale) -> InterventionConfig {
+        let none = Entry::new(roles::NONE, NormConfig::Identity);
+        let bn = Entry::new(
+            roles::BATCH_NORM,
+            NormConfig::BatchNorm(BatchNormConfig::new()),
+        );
+        let depth_normalizers = vec![
+            none.clone(),
+            bn.clone(),
+            Entry {
+                label: roles::SKIP_INIT.into(),
+                norm: NormConfig::Identity,
+                residual: skip_init(),
+                init: None,
+                control: false,
+            },
+            Entry {
+                init: Some(Init::DeltaOrthogonal),
+                ..Entry::new(roles::ORTHOGONAL, NormConfig::Identity)
+            },
+        ];
+        let (seeds, steps, learning_rates, depths, depth_lr) = match scale {
+            Scale::Quick => (2, 30, vec![0.05, 0.4], vec![1, 4], 0.03),
+            Scale::Default => (
+                2,
+                200,
+                vec![0.01, 0.03, 0.1, 0.3, 1.0],
+                vec![1, 4, 16],
+                0.03,
+            ),
+            Scale::Full => (
+                3,
+                2_000,
+                vec![0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0],
+                vec![1, 2, 4, 8, 16, 32, 64],
+                0.03,
+            ),
+        };
+        InterventionConfig {
+            seeds,
+            steps,
+            learning_rates,
+            lr_normalizers: vec![none, bn],
+            depths,
+            depth_normalizers,
+            depth_lr,
         }
     }
 }
@@ -73,9 +184,23 @@ pub struct ReportConfig {
     pub probe_steps: Vec<usize>,
     /// Samples in the batch the at-initialization metrics use.
     pub init_batch: usize,
+    /// The intervention experiments.
+    pub interventions: InterventionConfig,
 }
 
-/// The ten normalizers of the default battery.
+/// SkipInit as the battery runs it: `α₀ = 1/√d`, the largest value De & Smith (2020) allow.
+/// With the code's `α₀ = 0` the branches get no gradient until `α` has moved (`∂L/∂W ∝ α`) and
+/// the network starts as a linear function of its input's channel means: on the default scale
+/// it had not left the chance loss after 200 steps (final loss 2.20–2.21 at lr 0.01, 2.24 at
+/// 0.1; `docs/metrics.md`, "SkipInit at this scale").
+pub fn skip_init() -> Residual {
+    Residual::SkipInit {
+        alpha: 1.0,
+        per_sqrt_depth: true,
+    }
+}
+
+/// The eleven normalizers of the default battery.
 pub fn default_normalizers() -> Vec<Entry> {
     vec![
         Entry::new("none", NormConfig::Identity),
@@ -90,9 +215,16 @@ pub fn default_normalizers() -> Vec<Entry> {
             NormConfig::GroupNorm(GroupNormConfig::new().with_groups(4)),
         ),
         Entry::new(
-            "NoisyBatchNorm",
+            roles::NOISY,
             NormConfig::NoisyBatchNorm(NoisyBatchNormConfig::new()),
         ),
+        Entry {
+            control: true,
+            ..Entry::new(
+                roles::NOISE_ONLY,
+                NormConfig::NoisyBatchNorm(NoisyBatchNormConfig::new().with_normalize(false)),
+            )
+        },
         Entry::new("MeanOnly", NormConfig::MeanOnly(MeanOnlyConfig::new())),
         Entry::new(
             "VarianceOnly",
@@ -103,9 +235,11 @@ pub fn default_normalizers() -> Vec<Entry> {
             NormConfig::LpBatchNorm(LpBatchNormConfig::new().with_p(LpOrder::L1)),
         ),
         Entry {
-            label: "SkipInit".into(),
+            label: roles::SKIP_INIT.into(),
             norm: NormConfig::Identity,
-            residual: Residual::SkipInit { alpha: 0.0 },
+            residual: skip_init(),
+            init: None,
+            control: false,
         },
     ]
 }
@@ -152,6 +286,7 @@ impl ReportConfig {
                 target_loss: 1.5,
                 probe_steps: vec![0, 20],
                 init_batch: 16,
+                interventions: InterventionConfig::preset(scale),
             },
             Scale::Default => ReportConfig {
                 scale,
@@ -163,6 +298,7 @@ impl ReportConfig {
                 target_loss: 1.0,
                 probe_steps: vec![0, 20, 100],
                 init_batch: 32,
+                interventions: InterventionConfig::preset(scale),
             },
             Scale::Full => ReportConfig {
                 scale,
@@ -174,6 +310,7 @@ impl ReportConfig {
                 target_loss: 0.5,
                 probe_steps: vec![0, 100, 500, 2_000],
                 init_batch: 128,
+                interventions: InterventionConfig::preset(scale),
             },
         }
     }
@@ -248,6 +385,7 @@ impl ReportConfig {
         ResNetConfig {
             norm: entry.norm.clone(),
             residual: entry.residual,
+            init: entry.init.unwrap_or(self.network.init),
             channels,
             size,
             classes,
@@ -270,46 +408,7 @@ impl ReportConfig {
                 "needs at least one normalizer",
             ));
         }
-        for (i, entry) in self.normalizers.iter().enumerate() {
-            if self.normalizers[..i].iter().any(|e| e.label == entry.label) {
-                return Err(bad(
-                    format!("normalizers[{i}].label"),
-                    entry.label.clone(),
-                    "labels must be unique",
-                ));
-            }
-            let slug = super::plan::slug(&entry.label);
-            if let Some(other) = self.normalizers[..i]
-                .iter()
-                .find(|e| super::plan::slug(&e.label) == slug)
-            {
-                return Err(bad(
-                    format!("normalizers[{i}].label"),
-                    entry.label.clone(),
-                    &format!(
-                        "its units' files would be those of `{}` (both are `{slug}` in a file name): labels must differ in more than case and punctuation",
-                        other.label
-                    ),
-                ));
-            }
-            entry.norm.validate().map_err(|e| {
-                bad(
-                    format!("normalizers[{i}].norm"),
-                    entry.norm.label(),
-                    &e.to_string(),
-                )
-            })?;
-            if let NormConfig::GhostBatchNorm(g) = &entry.norm
-                && (!self.train.batch_size.is_multiple_of(g.virtual_batch_size)
-                    || !self.init_batch.is_multiple_of(g.virtual_batch_size))
-            {
-                return Err(bad(
-                    format!("normalizers[{i}].norm.virtual_batch_size"),
-                    g.virtual_batch_size.to_string(),
-                    "must divide train.batch_size and init_batch",
-                ));
-            }
-        }
+        self.validate_entries("normalizers", &self.normalizers)?;
         let n = &self.network;
         for (key, value) in [
             ("network.blocks", n.blocks),
@@ -384,20 +483,135 @@ impl ReportConfig {
                 "must be finite and > 0",
             ));
         }
+        self.validate_interventions()?;
         // Every normalizer must fit the network's channel counts and shapes (GroupNorm's groups).
-        for (i, entry) in self.normalizers.iter().enumerate() {
-            let [channels, size, _] = self.data.image_shape();
-            self.network_for(entry, channels, size, self.data.classes())
-                .init(device)
-                .map_err(|e| {
-                    bad(
-                        format!("normalizers[{i}]"),
-                        entry.label.clone(),
-                        &e.to_string(),
-                    )
-                })?;
+        let iv = &self.interventions;
+        for (key, entries) in [
+            ("normalizers", &self.normalizers),
+            ("interventions.lr_normalizers", &iv.lr_normalizers),
+            ("interventions.depth_normalizers", &iv.depth_normalizers),
+        ] {
+            for (i, entry) in entries.iter().enumerate() {
+                let [channels, size, _] = self.data.image_shape();
+                self.network_for(entry, channels, size, self.data.classes())
+                    .init(device)
+                    .map_err(|e| bad(format!("{key}[{i}]"), entry.label.clone(), &e.to_string()))?;
+            }
         }
         Ok(())
+    }
+
+    /// Unique labels (also as file names), valid normalizers, GhostBatchNorm's virtual batch.
+    fn validate_entries(&self, key: &str, entries: &[Entry]) -> Result<(), AnalysisError> {
+        let bad = |key: String, value: String, reason: &str| AnalysisError::Config {
+            key,
+            value,
+            reason: reason.into(),
+        };
+        for (i, entry) in entries.iter().enumerate() {
+            if entries[..i].iter().any(|e| e.label == entry.label) {
+                return Err(bad(
+                    format!("{key}[{i}].label"),
+                    entry.label.clone(),
+                    "labels must be unique",
+                ));
+            }
+            let slug = super::plan::slug(&entry.label);
+            if let Some(other) = entries[..i]
+                .iter()
+                .find(|e| super::plan::slug(&e.label) == slug)
+            {
+                return Err(bad(
+                    format!("{key}[{i}].label"),
+                    entry.label.clone(),
+                    &format!(
+                        "its units' files would be those of `{}` (both are `{slug}` in a file name): labels must differ in more than case and punctuation",
+                        other.label
+                    ),
+                ));
+            }
+            entry.norm.validate().map_err(|e| {
+                bad(
+                    format!("{key}[{i}].norm"),
+                    entry.norm.label(),
+                    &e.to_string(),
+                )
+            })?;
+            if let NormConfig::GhostBatchNorm(g) = &entry.norm
+                && (!self.train.batch_size.is_multiple_of(g.virtual_batch_size)
+                    || !self.init_batch.is_multiple_of(g.virtual_batch_size))
+            {
+                return Err(bad(
+                    format!("{key}[{i}].norm.virtual_batch_size"),
+                    g.virtual_batch_size.to_string(),
+                    "must divide train.batch_size and init_batch",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The sweeps' grids, seeds and arms.
+    fn validate_interventions(&self) -> Result<(), AnalysisError> {
+        let iv = &self.interventions;
+        let bad = |key: &str, value: String, reason: &str| AnalysisError::Config {
+            key: format!("interventions.{key}"),
+            value,
+            reason: reason.into(),
+        };
+        let sweeps = !(iv.learning_rates.is_empty() || iv.lr_normalizers.is_empty())
+            || !(iv.depths.is_empty() || iv.depth_normalizers.is_empty());
+        if sweeps && iv.seeds == 0 {
+            return Err(bad("seeds", "0".into(), "must be at least 1"));
+        }
+        if sweeps && iv.steps < 10 {
+            return Err(bad(
+                "steps",
+                iv.steps.to_string(),
+                "must be at least 10 (the final loss is the mean of the last 10 steps)",
+            ));
+        }
+        for (i, lr) in iv.learning_rates.iter().enumerate() {
+            if !(lr.is_finite() && *lr > 0.0) {
+                return Err(bad(
+                    &format!("learning_rates[{i}]"),
+                    lr.to_string(),
+                    "must be finite and > 0",
+                ));
+            }
+            if i > 0 && *lr <= iv.learning_rates[i - 1] {
+                return Err(bad(
+                    &format!("learning_rates[{i}]"),
+                    lr.to_string(),
+                    "the grid must be strictly ascending",
+                ));
+            }
+        }
+        if !(iv.depth_lr.is_finite() && iv.depth_lr > 0.0) {
+            return Err(bad(
+                "depth_lr",
+                iv.depth_lr.to_string(),
+                "must be finite and > 0",
+            ));
+        }
+        for (i, &d) in iv.depths.iter().enumerate() {
+            if d == 0 {
+                return Err(bad(
+                    &format!("depths[{i}]"),
+                    "0".into(),
+                    "must be at least 1",
+                ));
+            }
+            if i > 0 && d <= iv.depths[i - 1] {
+                return Err(bad(
+                    &format!("depths[{i}]"),
+                    d.to_string(),
+                    "the depths must be strictly ascending",
+                ));
+            }
+        }
+        self.validate_entries("interventions.lr_normalizers", &iv.lr_normalizers)?;
+        self.validate_entries("interventions.depth_normalizers", &iv.depth_normalizers)
     }
 }
 

@@ -6,23 +6,29 @@
 //! a shared filesystem), [`render`] builds the report from whatever units are there.
 
 mod config;
+mod intervention;
 mod plan;
 mod render;
 mod run;
 mod summary;
 mod verdict;
 
-pub use config::{Entry, ReportConfig, Scale, default_normalizers};
+pub use config::{
+    Entry, InterventionConfig, ReportConfig, Scale, default_normalizers, roles, skip_init,
+};
+pub use intervention::{Intervention, SHARE_THRESHOLD, SweepArm, SweepPoint, chance_loss};
 pub use plan::{
     Collected, Ran, UnitId, UnitKind, collect, fingerprint, join, open, plan, prepare,
     run_selected, select, shard, slug,
 };
 pub use render::{Figure, Provenance, SECTIONS, figures, write};
-pub use run::{InitUnit, Progress, Silent, TrainUnit, Units, init_unit, train_unit};
+pub use run::{
+    InitUnit, Progress, Silent, SweepUnit, TrainUnit, Units, init_unit, sweep_unit, train_unit,
+};
 pub use summary::{Effect, Mechanism, NormSummary, Summary, spearman, summarize};
 pub use verdict::{
-    Direction, Evidence, Kind, Ratio, Verdict, bootstrap_ratio, judge_correlation, judge_effect,
-    permutation_p, verdict,
+    Direction, Estimate, Evidence, Kind, Ratio, Verdict, bootstrap, bootstrap_ratio,
+    judge_correlation, judge_effect, judge_threshold, permutation_p, verdict,
 };
 
 use std::path::Path;
@@ -65,7 +71,9 @@ pub fn render(config: &ReportConfig, out: &Path) -> Result<Rendered, AnalysisErr
     render_since(config, out, std::time::Instant::now())
 }
 
-fn render_since(
+/// [`render`], with the wall time of the run counted from `start` (for a run whose units other
+/// processes computed).
+pub fn render_since(
     config: &ReportConfig,
     out: &Path,
     start: std::time::Instant,

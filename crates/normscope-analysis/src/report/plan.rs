@@ -20,7 +20,9 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::config::{Entry, ReportConfig};
-use super::run::{InitUnit, Progress, TrainUnit, Units, init_unit, train_unit};
+use super::run::{
+    InitUnit, Progress, SweepUnit, TrainUnit, Units, init_unit, sweep_unit, train_unit,
+};
 use crate::AnalysisError;
 
 /// What a unit measures.
@@ -31,6 +33,10 @@ pub enum UnitKind {
     Init,
     /// One training run with its probes ([`TrainUnit`]).
     Train,
+    /// One run of the learning-rate sweep ([`SweepUnit`]).
+    Lr,
+    /// One run of the depth sweep ([`SweepUnit`]).
+    Depth,
 }
 
 impl UnitKind {
@@ -39,26 +45,39 @@ impl UnitKind {
         match self {
             UnitKind::Init => "init",
             UnitKind::Train => "train",
+            UnitKind::Lr => "lr",
+            UnitKind::Depth => "depth",
         }
     }
 }
 
-/// One unit of a plan: a kind, a normalizer (by label) and a seed. Its [`id`](UnitId::id),
-/// `<kind>-<label slug>-<seed>`, names its file.
+/// One unit of a plan: a kind, a normalizer (by label), for a sweep the grid point, and a
+/// seed. Its [`id`](UnitId::id), `<kind>-<label slug>-<seed>` (`<kind>-<label slug>-<point>-<seed>`
+/// in a sweep), names its file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UnitId {
     /// What it measures.
     pub kind: UnitKind,
     /// The normalizer's label in the configuration.
     pub label: String,
+    /// A sweep's grid point, as written in the id (the learning rate, the blocks per stage).
+    pub point: Option<String>,
     /// The seed.
     pub seed: u64,
 }
 
 impl UnitId {
-    /// `train-batchnorm-3`.
+    /// `train-batchnorm-3`, `lr-none-0.5-0`, `depth-skipinit-16-1`.
     pub fn id(&self) -> String {
-        format!("{}-{}-{}", self.kind.name(), slug(&self.label), self.seed)
+        match &self.point {
+            Some(point) => format!(
+                "{}-{}-{point}-{}",
+                self.kind.name(),
+                slug(&self.label),
+                self.seed
+            ),
+            None => format!("{}-{}-{}", self.kind.name(), slug(&self.label), self.seed),
+        }
     }
 
     /// `out/units/<id>.toml`.
@@ -88,7 +107,8 @@ pub fn slug(label: &str) -> String {
 }
 
 /// The units of `config`, in the order a single process runs them: every at-initialization unit
-/// (normalizer by normalizer, seed by seed), then every training unit.
+/// (normalizer by normalizer, seed by seed), every training unit, then the learning-rate sweep
+/// and the depth sweep (arm by arm, point by point, seed by seed).
 pub fn plan(config: &ReportConfig) -> Vec<UnitId> {
     let mut units = vec![];
     for kind in [UnitKind::Init, UnitKind::Train] {
@@ -97,8 +117,29 @@ pub fn plan(config: &ReportConfig) -> Vec<UnitId> {
                 units.push(UnitId {
                     kind,
                     label: entry.label.clone(),
+                    point: None,
                     seed: config.train.seed + s,
                 });
+            }
+        }
+    }
+    let iv = &config.interventions;
+    let lrs: Vec<String> = iv.learning_rates.iter().map(|lr| lr.to_string()).collect();
+    let depths: Vec<String> = iv.depths.iter().map(|d| d.to_string()).collect();
+    for (kind, entries, points) in [
+        (UnitKind::Lr, &iv.lr_normalizers, &lrs),
+        (UnitKind::Depth, &iv.depth_normalizers, &depths),
+    ] {
+        for entry in entries {
+            for point in points {
+                for s in 0..iv.seeds as u64 {
+                    units.push(UnitId {
+                        kind,
+                        label: entry.label.clone(),
+                        point: Some(point.clone()),
+                        seed: config.train.seed + s,
+                    });
+                }
             }
         }
     }
@@ -414,6 +455,8 @@ pub fn collect(config: &ReportConfig, out: &Path) -> Result<Collected, AnalysisE
         units: Units {
             init: vec![],
             train: vec![],
+            lr: vec![],
+            depth: vec![],
         },
         missing: vec![],
         backends: BTreeSet::new(),
@@ -428,6 +471,14 @@ pub fn collect(config: &ReportConfig, out: &Path) -> Result<Collected, AnalysisE
             }),
             UnitKind::Train => read_unit::<TrainUnit>(&path, &ours)?.map(|s| {
                 collected.units.train.push(s.unit);
+                (s.backend, s.seconds)
+            }),
+            UnitKind::Lr => read_unit::<SweepUnit>(&path, &ours)?.map(|s| {
+                collected.units.lr.push(s.unit);
+                (s.backend, s.seconds)
+            }),
+            UnitKind::Depth => read_unit::<SweepUnit>(&path, &ours)?.map(|s| {
+                collected.units.depth.push(s.unit);
                 (s.backend, s.seconds)
             }),
         };
@@ -466,15 +517,27 @@ pub fn run_selected(
     let mut ran = Ran::default();
     let mut data = None;
     let mut bar: Option<(String, indicatif::ProgressBar)> = None;
+    let iv = &config.interventions;
     for id in units {
-        let entry: &Entry = config
-            .normalizers
+        let entries = match id.kind {
+            UnitKind::Init | UnitKind::Train => &config.normalizers,
+            UnitKind::Lr => &iv.lr_normalizers,
+            UnitKind::Depth => &iv.depth_normalizers,
+        };
+        let entry: &Entry = entries
             .iter()
             .find(|e| e.label == id.label)
             .expect("a unit of the plan names a normalizer of the configuration");
         let group = match id.kind {
             UnitKind::Init => "at initialization".to_string(),
             UnitKind::Train => format!("training {}", id.label),
+            UnitKind::Lr => "learning-rate sweep".to_string(),
+            UnitKind::Depth => "depth sweep".to_string(),
+        };
+        let per_unit = match id.kind {
+            UnitKind::Init => 1,
+            UnitKind::Train => config.train.steps,
+            UnitKind::Lr | UnitKind::Depth => iv.steps,
         };
         if bar.as_ref().is_none_or(|(g, _)| *g != group) {
             if let Some((_, b)) = bar.take() {
@@ -482,12 +545,8 @@ pub fn run_selected(
             }
             let in_group = units
                 .iter()
-                .filter(|u| u.kind == id.kind && (u.kind == UnitKind::Init || u.label == id.label))
+                .filter(|u| u.kind == id.kind && (u.kind != UnitKind::Train || u.label == id.label))
                 .count();
-            let per_unit = match id.kind {
-                UnitKind::Init => 1,
-                UnitKind::Train => config.train.steps,
-            };
             bar = Some((
                 group.clone(),
                 progress.bar(&group, (in_group * per_unit) as u64),
@@ -498,13 +557,11 @@ pub fn run_selected(
         let done = match id.kind {
             UnitKind::Init => read_unit::<InitUnit>(&path, &ours)?.is_some(),
             UnitKind::Train => read_unit::<TrainUnit>(&path, &ours)?.is_some(),
+            UnitKind::Lr | UnitKind::Depth => read_unit::<SweepUnit>(&path, &ours)?.is_some(),
         };
         if done {
             ran.found += 1;
-            b.inc(match id.kind {
-                UnitKind::Init => 1,
-                UnitKind::Train => config.train.steps as u64,
-            });
+            b.inc(per_unit as u64);
             continue;
         }
         if data.is_none() {
@@ -521,6 +578,12 @@ pub fn run_selected(
             }
             UnitKind::Train => {
                 let unit = train_unit(config, entry, id.seed, train, test, device, b)?;
+                write_unit(&path, &Stored::new(&ours, backend, start, unit))?
+            }
+            UnitKind::Lr | UnitKind::Depth => {
+                let point = id.point.as_deref().expect("a sweep unit has a point");
+                b.set_message(format!("{} at {point}", entry.label));
+                let unit = sweep_unit(config, entry, id.kind, point, id.seed, train, device, b)?;
                 write_unit(&path, &Stored::new(&ours, backend, start, unit))?
             }
         };

@@ -5,10 +5,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::config::ReportConfig;
+use super::config::{ReportConfig, roles};
+use super::intervention::{Intervention, SweepArm};
 use super::run::{InitUnit, Units};
 use super::summary::{Mechanism, Summary};
-use super::verdict::Verdict;
+use super::verdict::{Direction, Verdict};
 use crate::AnalysisError;
 use crate::experiments::Stat;
 use crate::output::{Chart, OutputError, Series};
@@ -26,16 +27,32 @@ pub struct Figure {
 }
 
 /// The report's sections, in order: `(id, title)`.
-pub const SECTIONS: [(&str, &str); 9] = [
+pub const SECTIONS: [(&str, &str); 13] = [
     ("summary", "The answer"),
     ("speed", "Training speed"),
     ("covariate-shift", "1. Internal covariate shift"),
     (
+        "intervention-noise",
+        "1b. Intervention: noise after every BatchNorm",
+    ),
+    (
         "smoothness",
         "2. Loss landscape and gradient predictiveness",
     ),
+    (
+        "intervention-lr",
+        "2b. Intervention: the learning-rate range",
+    ),
     ("identity-bias", "3. Identity bias of residual blocks"),
+    (
+        "intervention-skipinit",
+        "3b. Intervention: depth sweep with SkipInit",
+    ),
     ("rank-collapse", "4. Rank collapse"),
+    (
+        "intervention-orthogonal",
+        "4b. Intervention: depth sweep with a rank-preserving init",
+    ),
     ("mechanisms", "Mechanism table"),
     ("setup", "Setup"),
     ("reproducibility", "Reproducibility"),
@@ -185,7 +202,8 @@ pub fn figures(config: &ReportConfig, units: &Units, summary: &Summary) -> Vec<F
             .find(|m| m.id == id)
             .expect("four mechanisms")
     };
-    vec![
+    let extra = intervention_figures(summary, &loss);
+    let mut figures = vec![
         Figure { id: "training_loss", section: "speed", caption: "Training loss of every normalizer in the same network.".into(), chart: loss },
         Figure { id: "covariate_shift_by_layer", section: "covariate-shift", caption: "Santurkar et al.'s Definition 2.1 per weight layer, averaged over probe steps and seeds.".into(), chart: shift },
         Figure { id: "scatter_covariate_shift", section: "covariate-shift", caption: caption(mech("covariate-shift")), chart: scatter("Covariate shift vs training speed", "‖G − G′‖/‖G‖", |n| n.covariate_shift) },
@@ -195,7 +213,181 @@ pub fn figures(config: &ReportConfig, units: &Units, summary: &Summary) -> Vec<F
         Figure { id: "scatter_identity_bias", section: "identity-bias", caption: caption(mech("identity-bias")), chart: scatter("Branch share vs training speed", "branch share", |n| n.branch_share) },
         Figure { id: "rank_by_block", section: "rank-collapse", caption: "Effective rank of each block's output over the batch size, at initialization.".into(), chart: rank },
         Figure { id: "scatter_rank", section: "rank-collapse", caption: caption(mech("rank-collapse")), chart: scatter("Rank vs training speed", "effective rank / N", |n| n.rank) },
-    ]
+    ];
+    figures.extend(extra);
+    figures
+}
+
+/// The arms' mean final loss (or another per-point statistic) against the grid point.
+fn sweep_chart(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    arms: &[SweepArm],
+    f: fn(&super::intervention::SweepPoint) -> f64,
+) -> Chart {
+    let mut chart = Chart::new(title, x_label, y_label).log_x();
+    for arm in arms {
+        chart.push(Series::line(
+            arm.label.clone(),
+            arm.points
+                .iter()
+                .map(|p| (p.point, f(p)))
+                .filter(|(_, v)| v.is_finite())
+                .collect(),
+        ));
+    }
+    chart
+}
+
+/// The figures of the intervention sections; `loss` is the battery's training-loss chart, of
+/// which the noise experiment shows its four arms.
+fn intervention_figures(summary: &Summary, loss: &Chart) -> Vec<Figure> {
+    let find = |id: &str| summary.interventions.iter().find(|i| i.id == id);
+    let mut figures = vec![];
+    let mut noise = Chart::new(
+        "Training loss with and without noise after BatchNorm",
+        "step",
+        "loss",
+    )
+    .log_y();
+    for series in &loss.series {
+        if [
+            roles::NONE,
+            roles::BATCH_NORM,
+            roles::NOISY,
+            roles::NOISE_ONLY,
+        ]
+        .contains(&series.name.as_str())
+        {
+            noise.push(series.clone());
+        }
+    }
+    figures.push(Figure {
+        id: "noise_training_loss",
+        section: "intervention-noise",
+        caption: "BatchNorm, BatchNorm with noise after it, the noise alone and no normalization: the battery's runs (10-step running mean, mean over seeds).".into(),
+        chart: noise,
+    });
+    if let Some(i) = find("intervention-lr") {
+        figures.push(Figure {
+            id: "lr_sweep",
+            section: "intervention-lr",
+            caption: "Final training loss against the learning rate (mean over seeds; a diverged run counts at the chance loss ln C).".into(),
+            chart: sweep_chart("Final training loss across learning rates", "learning rate", "final training loss", &i.arms, |p| p.final_loss.mean),
+        });
+    }
+    for (id, plot, what) in [
+        ("intervention-skipinit", "depth_sweep_skipinit", "SkipInit"),
+        (
+            "intervention-orthogonal",
+            "depth_sweep_orthogonal",
+            "the delta-orthogonal initialisation",
+        ),
+    ] {
+        if let Some(i) = find(id) {
+            figures.push(Figure {
+                id: plot,
+                section: id,
+                caption: format!("Final training loss against the residual blocks per stage: no normalization, BatchNorm and {what} (mean over seeds; a diverged run counts at the chance loss ln C)."),
+                chart: sweep_chart("Final training loss across depths", "blocks per stage", "final training loss", &i.arms, |p| p.final_loss.mean),
+            });
+        }
+    }
+    if let Some(i) = find("intervention-orthogonal") {
+        figures.push(Figure {
+            id: "depth_rank",
+            section: "intervention-orthogonal",
+            caption: "Effective rank of the last block's output over the batch size at initialization, against the depth: the check that the initialisation preserves rank.".into(),
+            chart: sweep_chart("Rank at initialization across depths", "blocks per stage", "effective rank / N", &i.arms, |p| p.rank.mean),
+        });
+    }
+    figures
+}
+
+/// `none, BatchNorm`.
+fn labels_of(entries: &[super::config::Entry]) -> String {
+    entries
+        .iter()
+        .map(|e| e.label.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The badge of an intervention's outcome.
+fn direction_badge(d: Direction) -> (&'static str, &'static str) {
+    match d {
+        Direction::For => ("for the explanation", "#1a7f37"),
+        Direction::Against => ("against the explanation", "#cf222e"),
+        Direction::Neither => ("not significant", "#57606a"),
+        Direction::TooFew => ("not judged", "#57606a"),
+    }
+}
+
+/// An intervention's arms by grid point, as HTML.
+fn sweep_table_html(i: &Intervention, point_name: &str) -> String {
+    if i.arms.is_empty() {
+        return String::new();
+    }
+    let mut html = format!(
+        "<table><thead><tr><th>arm</th><th>{point_name}</th><th>final train loss</th><th>diverged</th><th>reached target</th><th>steps to target</th><th>eff. rank / N (init)</th><th>branch share (init)</th></tr></thead><tbody>"
+    );
+    for arm in &i.arms {
+        for p in &arm.points {
+            html.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&arm.label),
+                p.point,
+                stat(&p.final_loss, 3),
+                p.diverged,
+                p.final_loss.n,
+                p.reached,
+                p.final_loss.n,
+                stat(&p.steps_to_target, 0),
+                stat(&p.rank, 3),
+                stat(&p.branch_share, 3),
+            ));
+        }
+    }
+    html.push_str("</tbody></table>");
+    html
+}
+
+/// The same as Markdown.
+fn sweep_table_md(i: &Intervention, point_name: &str) -> String {
+    if i.arms.is_empty() {
+        return String::new();
+    }
+    let mut md = format!(
+        "| arm | {point_name} | final train loss | diverged | reached target | steps to target | eff. rank / N (init) | branch share (init) |\n|---|---|---|---|---|---|---|---|\n"
+    );
+    for arm in &i.arms {
+        for p in &arm.points {
+            md.push_str(&format!(
+                "| {} | {} | {} | {}/{} | {}/{} | {} | {} | {} |\n",
+                arm.label,
+                p.point,
+                stat(&p.final_loss, 3),
+                p.diverged,
+                p.final_loss.n,
+                p.reached,
+                p.final_loss.n,
+                stat(&p.steps_to_target, 0),
+                stat(&p.rank, 3),
+                stat(&p.branch_share, 3),
+            ));
+        }
+    }
+    md.push('\n');
+    md
+}
+
+fn point_name(i: &Intervention) -> &'static str {
+    if i.id == "intervention-lr" {
+        "learning rate"
+    } else {
+        "blocks per stage"
+    }
 }
 
 fn escape(text: &str) -> String {
@@ -288,6 +480,30 @@ fn ratio_cell(m: &Mechanism) -> String {
         Some(e) => format!("{:.2}× (one seed)", e.ratio),
         None => "—".into(),
     }
+}
+
+/// `against: 0.89 [0.80, 0.97]`: the outcome of a mechanism's intervention and its statistic.
+fn intervention_cell(summary: &Summary, m: &Mechanism) -> String {
+    summary
+        .interventions
+        .iter()
+        .find(|i| i.mechanism == m.id)
+        .map(|i| {
+            let value = i
+                .statistic
+                .map(|e| {
+                    if e.has_interval() {
+                        format!(" {:.2} [{:.2}, {:.2}]", e.value, e.ci.0, e.ci.1)
+                    } else if e.value.is_finite() {
+                        format!(" {:.2}", e.value)
+                    } else {
+                        String::new()
+                    }
+                })
+                .unwrap_or_default();
+            format!("{}{value}", direction_badge(i.direction).0)
+        })
+        .unwrap_or_else(|| "—".into())
 }
 
 /// `−0.43 (p 0.21)`: a mechanism's correlation with its permutation p-value.
@@ -438,16 +654,17 @@ pub fn write(
                 for m in &summary.mechanisms {
                     let (badge, colour) = verdict_badge(m.verdict);
                     rows.push_str(&format!(
-                        "<tr><td><a href=\"#{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td><span class=\"badge\" style=\"background:{colour}\">{badge}</span></td></tr>",
+                        "<tr><td><a href=\"#{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><span class=\"badge\" style=\"background:{colour}\">{badge}</span></td></tr>",
                         m.id,
                         escape(&m.name),
+                        intervention_cell(summary, m),
                         escape(&m.metric),
                         ratio_cell(m),
                         rho_cell(m)
                     ));
                 }
                 format!(
-                    "<p class=\"conclusion\">{}</p><table><thead><tr><th>explanation</th><th>metric</th><th>BN / none [95% CI]</th><th>ρ with final loss (p)</th><th>verdict</th></tr></thead><tbody>{rows}</tbody></table><p class=\"how\">How to read this: each explanation predicts that BatchNorm moves one quantity (the metric) and that the quantity governs how fast a network trains. The ratio shows how BatchNorm moves it against no normalization, with a bootstrap interval over seeds; ρ is the Spearman rank correlation between the metric and the final training loss across all normalizers of the battery, with its permutation p-value — an explanation that accounts for why normalizers differ in speed shows a significant ρ of the predicted sign. The verdict rules (docs/metrics.md) count only significant evidence: an interval that excludes 1, a p below 0.05.</p>",
+                    "<p class=\"conclusion\">{}</p><table><thead><tr><th>explanation</th><th>intervention</th><th>metric</th><th>BN / none [95% CI]</th><th>ρ with final loss (p)</th><th>verdict</th></tr></thead><tbody>{rows}</tbody></table><p class=\"how\">How to read this: each explanation has an intervention — an experiment that changes its mechanism with the rest held fixed (sections 1b–4b) — whose outcome, where significant, decides the verdict. Besides, each explanation predicts that BatchNorm moves one quantity (the metric) and that the quantity governs how fast a network trains. The ratio shows how BatchNorm moves it against no normalization, with a bootstrap interval over seeds; ρ is the Spearman rank correlation between the metric and the final training loss across all normalizers of the battery, with its permutation p-value — an explanation that accounts for why normalizers differ in speed shows a significant ρ of the predicted sign. The verdict rules (docs/metrics.md) count only significant evidence: an interval that excludes 1, a p below 0.05.</p>",
                     escape(&summary.conclusion)
                 )
             }
@@ -464,7 +681,7 @@ pub fn write(
                 norm_table_html(summary, config.train.steps, true)
             ),
             "setup" => format!(
-                "<p>A pre-activation ResNet ({} stage(s) × {} blocks, width {}, {}×{} inputs) with each normalizer inside every block; data: {}; SGD (momentum {}, weight decay {}), learning rate {}, batch {}, {} steps, {} seed(s). Landscape and covariate shift probed at steps {:?}; the at-initialization metrics use a batch of {}.</p><pre>{}</pre>",
+                "<p>A pre-activation ResNet ({} stage(s) × {} blocks, width {}, {}×{} inputs) with each normalizer inside every block; data: {}; SGD (momentum {}, weight decay {}), learning rate {}, batch {}, {} steps, {} seed(s). Landscape and covariate shift probed at steps {:?}; the at-initialization metrics use a batch of {}. Interventions: the noise experiment uses the battery's runs; the learning-rate sweep trains {} at learning rates {:?}, the depth sweep {} with {:?} blocks per stage at learning rate {}, each for {} steps over {} seed(s).</p><pre>{}</pre>",
                 config.network.stages,
                 config.network.blocks,
                 config.network.width,
@@ -479,6 +696,13 @@ pub fn write(
                 config.seeds,
                 config.probe_steps,
                 config.init_batch,
+                escape(&labels_of(&config.interventions.lr_normalizers)),
+                config.interventions.learning_rates,
+                escape(&labels_of(&config.interventions.depth_normalizers)),
+                config.interventions.depths,
+                config.interventions.depth_lr,
+                config.interventions.steps,
+                config.interventions.seeds,
                 escape(&toml::to_string(config).unwrap_or_default())
             ),
             "reproducibility" => format!(
@@ -489,6 +713,21 @@ pub fn write(
                 provenance.compute_seconds,
                 provenance.wall_seconds
             ),
+            id if id.starts_with("intervention-") => summary
+                .interventions
+                .iter()
+                .find(|i| i.id == id)
+                .map(|i| {
+                    let (badge, colour) = direction_badge(i.direction);
+                    format!(
+                        "<p class=\"what\"><b>Prediction:</b> {}.</p>{}<p class=\"verdict\"><span class=\"badge\" style=\"background:{colour}\">{badge}</span> {}</p>{}",
+                        escape(&i.prediction),
+                        sweep_table_html(i, point_name(i)),
+                        escape(&i.text),
+                        figure_html(id)
+                    )
+                })
+                .unwrap_or_default(),
             id => summary
                 .mechanisms
                 .iter()
@@ -542,7 +781,7 @@ document.body.setAttribute('data-plots',[].map.call(document.querySelectorAll('f
     write("index.html", html)?;
 
     let mut md = format!(
-        "# Why does BatchNorm work? — normscope report\n\n{}{}\n\n## Verdicts\n\n| explanation | metric | BN / none [95% CI] | ρ with final loss (p) | verdict |\n|---|---|---|---|---|\n",
+        "# Why does BatchNorm work? — normscope report\n\n{}{}\n\n## Verdicts\n\n| explanation | intervention | metric | BN / none [95% CI] | ρ with final loss (p) | verdict |\n|---|---|---|---|---|---|\n",
         provenance
             .incomplete()
             .map(|t| format!("**{t}**\n\n"))
@@ -551,8 +790,9 @@ document.body.setAttribute('data-plots',[].map.call(document.querySelectorAll('f
     );
     for m in &summary.mechanisms {
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} |\n",
             m.name,
+            intervention_cell(summary, m),
             m.metric,
             ratio_cell(m),
             rho_cell(m),
@@ -610,6 +850,19 @@ document.body.setAttribute('data-plots',[].map.call(document.querySelectorAll('f
         ));
         for f in figures.iter().filter(|f| f.section == m.id) {
             md.push_str(&format!("![{}](plots/{}.svg)\n\n", f.chart.title, f.id));
+        }
+        if let Some(i) = summary.interventions.iter().find(|i| i.mechanism == m.id) {
+            md.push_str(&format!(
+                "### Intervention: {}\n\n*Prediction:* {}.\n\n{}**{}.** {}\n\n",
+                i.name,
+                i.prediction,
+                sweep_table_md(i, point_name(i)),
+                direction_badge(i.direction).0,
+                i.text
+            ));
+            for f in figures.iter().filter(|f| f.section == i.id) {
+                md.push_str(&format!("![{}](plots/{}.svg)\n\n", f.chart.title, f.id));
+            }
         }
     }
     md.push_str(&format!("\n## Training\n\n![training loss](plots/training_loss.svg)\n\nnormscope {}, burn {}, backend `{}`. All numbers: `results.json`.\n", provenance.normscope, provenance.burn, provenance.backend));

@@ -7,6 +7,7 @@ use normscope_core::Mode;
 use serde::{Deserialize, Serialize};
 
 use super::config::{Entry, ReportConfig};
+use super::plan::UnitKind;
 use crate::AnalysisError;
 use crate::data::Dataset;
 use crate::metrics::gradient_predictiveness::{Landscape, default_multiples, landscape};
@@ -231,6 +232,110 @@ fn nan() -> f64 {
     f64::NAN
 }
 
+/// One run of an intervention sweep: a network trained without probes at one grid point (a
+/// learning rate, or a depth), with its rank and identity bias at initialization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepUnit {
+    /// Normalizer label.
+    pub label: String,
+    /// Seed.
+    pub seed: u64,
+    /// The grid point: the learning rate (lr sweep) or the residual blocks per stage (depth
+    /// sweep).
+    pub point: f64,
+    /// Training loss per step.
+    pub losses: Vec<f64>,
+    /// Step at which training diverged.
+    pub diverged_at: Option<usize>,
+    /// First step at which the running mean (10 steps) reached the target loss.
+    pub steps_to_target: Option<usize>,
+    /// Mean training loss over the last 10 steps (NaN when diverged).
+    pub final_loss: f64,
+    /// Effective rank of the last block's output at initialization, over the batch size.
+    pub rank: f64,
+    /// Branch share of the block output variance at initialization, mean over blocks.
+    pub branch_share: f64,
+}
+
+/// A sweep's run: `kind` [`UnitKind::Lr`] trains `entry` in the battery's network at learning
+/// rate `point`, [`UnitKind::Depth`] at `interventions.depth_lr` with `point` blocks per stage;
+/// both for `config.interventions.steps` steps, after measuring the rank and the branch share at
+/// initialization on the battery's `init_batch`.
+#[allow(clippy::too_many_arguments)]
+pub fn sweep_unit(
+    config: &ReportConfig,
+    entry: &Entry,
+    kind: UnitKind,
+    point: &str,
+    seed: u64,
+    train: &Dataset,
+    device: &Device,
+    bar: &indicatif::ProgressBar,
+) -> Result<SweepUnit, AnalysisError> {
+    let mut network = config.clone();
+    let mut train_config = TrainConfig {
+        seed,
+        steps: config.interventions.steps,
+        ..config.train.clone()
+    };
+    let value: f64 = match kind {
+        UnitKind::Lr => {
+            let lr: f64 = point.parse().expect("the plan writes a learning rate");
+            train_config.lr = lr;
+            lr
+        }
+        UnitKind::Depth => {
+            let blocks: usize = point.parse().expect("the plan writes a depth");
+            network.network.blocks = blocks;
+            train_config.lr = config.interventions.depth_lr;
+            blocks as f64
+        }
+        UnitKind::Init | UnitKind::Train => unreachable!("not a sweep unit"),
+    };
+    let at_init = init_unit(&network, entry, seed, train, device)?;
+    let network = self::network(&network, entry, train);
+    let mut trainer = Trainer::new(&network, train_config, device)?;
+    let mut diverged_at = None;
+    while trainer.step < config.interventions.steps {
+        match trainer.train_step(train) {
+            Ok(_) => bar.inc(1),
+            Err(AnalysisError::Diverged { step, .. }) => {
+                diverged_at = Some(step);
+                bar.inc((config.interventions.steps - trainer.step) as u64);
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let losses = trainer.losses.clone();
+    Ok(SweepUnit {
+        label: entry.label.clone(),
+        seed,
+        point: value,
+        final_loss: if diverged_at.is_some() {
+            f64::NAN
+        } else {
+            final_loss(&losses, 10)
+        },
+        steps_to_target: if diverged_at.is_some() {
+            None
+        } else {
+            steps_to_target(&losses, config.target_loss, 10)
+        },
+        losses,
+        diverged_at,
+        rank: at_init
+            .ranks
+            .last()
+            .map(|r| r.effective_rank / config.init_batch as f64)
+            .unwrap_or(f64::NAN),
+        branch_share: {
+            let shares: Vec<f64> = at_init.blocks.iter().map(|b| b.branch_share).collect();
+            shares.iter().sum::<f64>() / shares.len().max(1) as f64
+        },
+    })
+}
+
 /// Every unit of the battery, read back from `units/` when already done.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Units {
@@ -238,4 +343,10 @@ pub struct Units {
     pub init: Vec<InitUnit>,
     /// Training units.
     pub train: Vec<TrainUnit>,
+    /// Learning-rate sweep units.
+    #[serde(default)]
+    pub lr: Vec<SweepUnit>,
+    /// Depth sweep units.
+    #[serde(default)]
+    pub depth: Vec<SweepUnit>,
 }

@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::config::ReportConfig;
+use super::config::{ReportConfig, roles};
+use super::intervention::{self, Intervention};
 use super::run::{TrainUnit, Units};
 use super::verdict::{
     Direction, Evidence, Kind, Ratio, Verdict, bootstrap_ratio, judge_correlation, judge_effect,
@@ -100,6 +101,8 @@ pub struct Summary {
     pub mechanisms: Vec<Mechanism>,
     /// BatchNorm's final training loss over no normalization's, with its bootstrap interval.
     pub speedup: Option<Ratio>,
+    /// The interventions, one per explanation.
+    pub interventions: Vec<Intervention>,
     /// The one-paragraph answer.
     pub conclusion: String,
 }
@@ -197,6 +200,25 @@ const MECHANISMS: [(&str, &str, &str, &str, f64, MetricOf); 4] = [
     ),
 ];
 
+/// `f` of every layer of every covariate-shift probe of a run, averaged.
+fn shift_of(
+    unit: &TrainUnit,
+    f: &dyn Fn(&crate::metrics::internal_covariate_shift::LayerShift) -> f64,
+) -> f64 {
+    mean(
+        &unit
+            .shifts
+            .iter()
+            .flat_map(|(_, layers)| layers.iter().map(f))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// The relative gradient shift `‖G − G′‖/‖G‖` of a run: the covariate-shift mechanism's metric.
+fn relative_shift(unit: &TrainUnit) -> f64 {
+    shift_of(unit, &|l| l.l2 / l.grad_norm.max(1e-30))
+}
+
 fn finite(values: impl Iterator<Item = f64>) -> Vec<f64> {
     values.filter(|v| v.is_finite()).collect()
 }
@@ -237,19 +259,12 @@ pub fn summarize(config: &ReportConfig, units: &Units) -> Summary {
             let per = |f: &dyn Fn(&TrainUnit) -> f64| finite(train.iter().map(|u| f(u)));
             let shift =
                 |f: &dyn Fn(&crate::metrics::internal_covariate_shift::LayerShift) -> f64| {
-                    per(&|u| {
-                        mean(
-                            &u.shifts
-                                .iter()
-                                .flat_map(|(_, layers)| layers.iter().map(f))
-                                .collect::<Vec<_>>(),
-                        )
-                    })
+                    per(&|u| shift_of(u, f))
                 };
             let s =
                 Seeds {
                     final_loss: per(&|u| u.final_loss),
-                    covariate_shift: shift(&|l| l.l2 / l.grad_norm.max(1e-30)),
+                    covariate_shift: per(&relative_shift),
                     covariate_shift_abs: shift(&|l| l.l2),
                     beta_smoothness: per(&|u| {
                         mean(
@@ -305,17 +320,24 @@ pub fn summarize(config: &ReportConfig, units: &Units) -> Summary {
         })
         .collect();
 
-    let speed: Vec<f64> = norms
+    // The correlations run over the normalizers, not over the interventions' control arms.
+    let correlated: Vec<usize> = (0..norms.len())
+        .filter(|&i| !config.normalizers[i].control)
+        .collect();
+    let speed: Vec<f64> = correlated
         .iter()
-        .map(|n| {
-            if n.diverged > 0 {
+        .map(|&i| {
+            if norms[i].diverged > 0 {
                 f64::INFINITY
             } else {
-                n.final_loss.mean
+                norms[i].final_loss.mean
             }
         })
         .collect();
-    let steps: Vec<f64> = norms.iter().map(|n| n.steps_to_target.mean).collect();
+    let steps: Vec<f64> = correlated
+        .iter()
+        .map(|&i| norms[i].steps_to_target.mean)
+        .collect();
     let index = |label: &str| norms.iter().position(|n| n.label == label);
     let (bn, none) = (index("BatchNorm"), index("none"));
     let pair = bn.zip(none);
@@ -336,10 +358,27 @@ pub fn summarize(config: &ReportConfig, units: &Units) -> Summary {
             without: swo,
         })
     };
+    let interventions = vec![
+        intervention::noise(
+            config,
+            units,
+            relative_shift,
+            |u| shift_of(u, &|l| l.l2),
+            resampling_seed("noise"),
+        ),
+        intervention::learning_rates(config, units),
+        intervention::depth(config, units, roles::SKIP_INIT, resampling_seed("skipinit")),
+        intervention::depth(
+            config,
+            units,
+            roles::ORTHOGONAL,
+            resampling_seed("orthogonal"),
+        ),
+    ];
     let mechanisms: Vec<Mechanism> = MECHANISMS
         .iter()
         .map(|&(id, name, paper, metric_name, sign, metric)| {
-            let values: Vec<f64> = seeds.iter().map(|s| mean(metric(s))).collect();
+            let values: Vec<f64> = correlated.iter().map(|&i| mean(metric(&seeds[i]))).collect();
             let seed = resampling_seed(id);
             let rho = spearman(&values, &speed);
             let p_value = permutation_p(&values, &speed, seed);
@@ -357,8 +396,13 @@ pub fn summarize(config: &ReportConfig, units: &Units) -> Summary {
                     )
                 })
                 .unwrap_or(Direction::TooFew);
-            let correlation = judge_correlation(rho, p_value, norms.len(), sign);
+            let correlation = judge_correlation(rho, p_value, correlated.len(), sign);
+            let tested = interventions.iter().find(|i| i.mechanism == id);
             let evidence = vec![
+                Evidence {
+                    kind: Kind::Intervention,
+                    direction: tested.map(|i| i.direction).unwrap_or(Direction::TooFew),
+                },
                 Evidence {
                     kind: Kind::Effect,
                     direction: effect_direction,
@@ -402,7 +446,7 @@ pub fn summarize(config: &ReportConfig, units: &Units) -> Summary {
             };
             let correlation_text = format!(
                 "Across the {} normalizers its rank correlation with the final training loss is ρ = {:.2} (permutation p = {:.3}; with the steps to the target loss {:.2}); the explanation predicts {}: {}.",
-                norms.len(),
+                correlated.len(),
                 rho,
                 p_value,
                 rho_steps,
@@ -418,8 +462,22 @@ pub fn summarize(config: &ReportConfig, units: &Units) -> Summary {
                     Direction::TooFew => "too few normalizers to judge (fewer than 5)",
                 }
             );
+            let intervention_text = tested
+                .map(|i| {
+                    format!(
+                        " Intervention ({}): {}.",
+                        lower_first(&i.name),
+                        match i.direction {
+                            Direction::For => "for the explanation — it decides the verdict",
+                            Direction::Against => "against the explanation — it decides the verdict",
+                            Direction::Neither => "does not decide",
+                            Direction::TooFew => "not judged",
+                        }
+                    )
+                })
+                .unwrap_or_default();
             let text = format!(
-                "{effect_text}.{abs_text} {correlation_text} {}",
+                "{effect_text}.{abs_text} {correlation_text}{intervention_text} {}",
                 match verdict {
                     Verdict::Supported => "On this setup the data support this explanation.",
                     Verdict::Partial => "On this setup the data support it only in part.",
@@ -488,19 +546,97 @@ pub fn summarize(config: &ReportConfig, units: &Units) -> Summary {
         }
         _ => String::new(),
     };
+    let decided: Vec<String> = interventions
+        .iter()
+        .filter(|i| matches!(i.direction, Direction::For | Direction::Against))
+        .map(|i| {
+            let name = mechanisms
+                .iter()
+                .find(|m| m.id == i.mechanism)
+                .map(|m| lower_first(&m.name))
+                .unwrap_or_default();
+            format!(
+                "{} ({} {}) {} {name}",
+                lower_first(&i.name),
+                i.statistic_name,
+                i.statistic
+                    .map(|e| if e.has_interval() {
+                        format!("{:.2} [{:.2}, {:.2}]", e.value, e.ci.0, e.ci.1)
+                    } else {
+                        format!("{:.2}", e.value)
+                    })
+                    .unwrap_or_default(),
+                if i.direction == Direction::For {
+                    "speaks for"
+                } else {
+                    "speaks against"
+                }
+            )
+        })
+        .collect();
+    let undecided: Vec<String> = mechanisms
+        .iter()
+        .filter(|m| {
+            m.evidence[0].direction != Direction::For
+                && m.evidence[0].direction != Direction::Against
+        })
+        .map(|m| {
+            format!(
+                "{} ({})",
+                lower_first(&m.name),
+                if m.evidence[0].direction == Direction::TooFew {
+                    "its intervention was not run or had too few seeds"
+                } else {
+                    "its intervention was not significant"
+                }
+            )
+        })
+        .collect();
+    let bottom_line = if decided.is_empty() {
+        "No intervention was significant, so the verdicts below rest on observations only. "
+            .to_string()
+    } else {
+        format!(
+            "The interventions, which change one mechanism with the rest held fixed, decide: {}. ",
+            decided.join("; ")
+        )
+    };
+    let undecided_text = if undecided.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " What this scale cannot decide: {}; there only BatchNorm's effect on the metric and the metric's correlation with speed speak, and those are observations, not causes.",
+            undecided.join("; ")
+        )
+    };
     let conclusion = format!(
-        "{speed_text}Supported on this setup: {}. In part: {}. Inconclusive: {}. Contradicted: {}. Each verdict weighs BatchNorm's effect on the metric (a bootstrap interval over {} seed(s)) and the metric's correlation with training speed across {} normalizers (a permutation test); both are observations, not interventions. These verdicts hold for this network, data and scale; rerun with --scale full or your own --config to test them at the papers' scale.",
+        "{speed_text}{bottom_line}Supported on this setup: {}. In part: {}. Inconclusive: {}. Contradicted: {}. A significant intervention decides a verdict, and only an intervention can make it supported; otherwise BatchNorm's effect on the metric (a bootstrap interval over {} seed(s)) and the metric's correlation with training speed across {} normalizers (a permutation test) make it at most partly supported.{undecided_text} These verdicts hold for this network, data and scale; rerun with --scale full or your own --config to test them at the papers' scale.",
         named(Verdict::Supported),
         named(Verdict::Partial),
         named(Verdict::Inconclusive),
         named(Verdict::Contradicted),
         config.seeds,
-        norms.len()
+        correlated.len()
     );
     Summary {
         norms,
         mechanisms,
         speedup,
+        interventions,
         conclusion,
     }
+}
+
+/// A name inside a sentence: its first letter in lower case, unless its first word is a proper
+/// name with capitals inside ("BatchNorm …", "SkipInit …").
+fn lower_first(name: &str) -> String {
+    let first_word = name.split(' ').next().unwrap_or_default();
+    if first_word.chars().skip(1).any(char::is_uppercase) {
+        return name.to_string();
+    }
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
 }

@@ -61,9 +61,10 @@ pub struct Evidence {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// The evidence points the way the explanation predicts, and nothing points against it.
+    /// An intervention points the way the explanation predicts, and no observation against it.
     Supported,
-    /// Part of the evidence points its way, the rest is not significant.
+    /// Observations point its way and none against (no significant intervention), or an
+    /// intervention does while an observation points against it.
     Partial,
     /// Nothing is significant, the evidence conflicts, or there is too little data.
     Inconclusive,
@@ -86,8 +87,8 @@ impl Verdict {
 /// The verdict from judged evidence (`docs/metrics.md`, "Verdict rules"):
 /// 1. a significant intervention decides: *against* → contradicted; *for* → supported when no
 ///    observation is against it, partly supported when one is;
-/// 2. otherwise the observations: all significant ones *for* and every piece significant →
-///    supported; some *for*, none *against* → partly supported; some *against*, none *for* →
+/// 2. otherwise the observations, which can show association but not cause, so they never reach
+///    supported: some *for*, none *against* → partly supported; some *against*, none *for* →
 ///    contradicted; *for* and *against* together, or nothing significant → inconclusive.
 pub fn verdict(evidence: &[Evidence]) -> Verdict {
     let count = |kinds: &dyn Fn(Kind) -> bool, d: Direction| {
@@ -112,10 +113,8 @@ pub fn verdict(evidence: &[Evidence]) -> Verdict {
             Verdict::Partial
         };
     }
-    let observations = evidence.iter().filter(|e| observation(e.kind)).count();
     match (obs_for, obs_against) {
         (0, 0) => Verdict::Inconclusive,
-        (f, 0) if f == observations => Verdict::Supported,
         (_, 0) => Verdict::Partial,
         (0, _) => Verdict::Contradicted,
         _ => Verdict::Inconclusive,
@@ -146,37 +145,92 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// `mean(a)/mean(b)` and its percentile-bootstrap interval: each resample draws `a`'s and `b`'s
 /// seeds with replacement, independently (a stratified bootstrap; seeded, so reproducible).
 pub fn bootstrap_ratio(a: &[f64], b: &[f64], seed: u64) -> Ratio {
-    let a: Vec<f64> = a.iter().copied().filter(|v| v.is_finite()).collect();
-    let b: Vec<f64> = b.iter().copied().filter(|v| v.is_finite()).collect();
-    let ratio = if a.is_empty() || b.is_empty() {
+    let estimate = bootstrap(&[a, b], |m| m[0] / m[1], seed);
+    Ratio {
+        ratio: estimate.value,
+        ci: estimate.ci,
+    }
+}
+
+/// A statistic of group means with its bootstrap interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// The statistic of the groups' means.
+    pub value: f64,
+    /// Its 2.5% and 97.5% percentiles over resamples (NaN with fewer than [`MIN_SEEDS`] values
+    /// in some group).
+    pub ci: (f64, f64),
+}
+
+impl Estimate {
+    /// Whether there is an interval.
+    pub fn has_interval(&self) -> bool {
+        self.ci.0.is_finite() && self.ci.1.is_finite()
+    }
+}
+
+/// `statistic(means of groups)` and its percentile-bootstrap interval: each resample draws every
+/// group's values (seeds) with replacement, independently (stratified; seeded, so
+/// reproducible). Non-finite values are dropped first; resamples where the statistic is NaN
+/// are left out.
+pub fn bootstrap(groups: &[&[f64]], statistic: impl Fn(&[f64]) -> f64, seed: u64) -> Estimate {
+    let groups: Vec<Vec<f64>> = groups
+        .iter()
+        .map(|g| g.iter().copied().filter(|v| v.is_finite()).collect())
+        .collect();
+    let value = if groups.iter().any(|g| g.is_empty()) {
         f64::NAN
     } else {
-        mean(&a) / mean(&b)
+        statistic(&groups.iter().map(|g| mean(g)).collect::<Vec<_>>())
     };
-    if a.len() < MIN_SEEDS || b.len() < MIN_SEEDS {
-        return Ratio {
-            ratio,
-            ci: (f64::NAN, f64::NAN),
-        };
+    let none = Estimate {
+        value,
+        ci: (f64::NAN, f64::NAN),
+    };
+    if groups.iter().any(|g| g.len() < MIN_SEEDS) {
+        return none;
     }
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut draw = |v: &[f64]| -> f64 {
-        (0..v.len())
-            .map(|_| v[rng.random_range(0..v.len())])
-            .sum::<f64>()
-            / v.len() as f64
-    };
-    let mut ratios: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
-        .map(|_| draw(&a) / draw(&b))
-        .filter(|r| !r.is_nan())
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    Ratio {
-        ratio,
+    let mut means = vec![0.0; groups.len()];
+    let mut values: Vec<f64> = Vec::with_capacity(BOOTSTRAP_RESAMPLES);
+    for _ in 0..BOOTSTRAP_RESAMPLES {
+        for (m, g) in means.iter_mut().zip(&groups) {
+            *m = (0..g.len())
+                .map(|_| g[rng.random_range(0..g.len())])
+                .sum::<f64>()
+                / g.len() as f64;
+        }
+        let v = statistic(&means);
+        if !v.is_nan() {
+            values.push(v);
+        }
+    }
+    if values.is_empty() {
+        return none;
+    }
+    values.sort_by(f64::total_cmp);
+    Estimate {
+        value,
         ci: (
-            quantile(&ratios, ALPHA / 2.0),
-            quantile(&ratios, 1.0 - ALPHA / 2.0),
+            quantile(&values, ALPHA / 2.0),
+            quantile(&values, 1.0 - ALPHA / 2.0),
         ),
+    }
+}
+
+/// An estimate against a threshold: *for* when the whole interval lies on the predicted side
+/// (`above`: above the threshold), *against* when wholly on the other side, *neither* when it
+/// contains the threshold, *too few* without an interval.
+pub fn judge_threshold(estimate: &Estimate, threshold: f64, above: bool) -> Direction {
+    if !estimate.has_interval() {
+        return Direction::TooFew;
+    }
+    let (lo, hi) = estimate.ci;
+    match (lo > threshold, hi < threshold) {
+        (true, _) if above => Direction::For,
+        (_, true) if !above => Direction::For,
+        (true, _) | (_, true) => Direction::Against,
+        _ => Direction::Neither,
     }
 }
 
@@ -232,17 +286,11 @@ fn heap_permutations(v: &mut [f64], k: usize, visit: &mut dyn FnMut(&[f64])) {
 /// slow training (so BN should lower the metric: the whole interval below 1), `−1` when larger
 /// values speed it up.
 pub fn judge_effect(ratio: &Ratio, sign: f64) -> Direction {
-    let (lo, hi) = ratio.ci;
-    if !(lo.is_finite() && hi.is_finite()) {
-        return Direction::TooFew;
-    }
-    let (below, above) = (hi < 1.0, lo > 1.0);
-    match (below, above) {
-        (true, _) if sign > 0.0 => Direction::For,
-        (_, true) if sign < 0.0 => Direction::For,
-        (true, _) | (_, true) => Direction::Against,
-        _ => Direction::Neither,
-    }
+    let estimate = Estimate {
+        value: ratio.ratio,
+        ci: ratio.ci,
+    };
+    judge_threshold(&estimate, 1.0, sign < 0.0)
 }
 
 /// A correlation with training slowness, judged: significant when `p < ALPHA`, *for* when its
@@ -272,10 +320,8 @@ mod tests {
         use Direction::*;
         use Kind::*;
         let cases = [
-            (
-                vec![e(Effect, For), e(Correlation, For)],
-                Verdict::Supported,
-            ),
+            // Observations alone show association, not cause: at most partly supported.
+            (vec![e(Effect, For), e(Correlation, For)], Verdict::Partial),
             (
                 vec![e(Effect, For), e(Correlation, Neither)],
                 Verdict::Partial,
@@ -334,7 +380,7 @@ mod tests {
                     e(Effect, For),
                     e(Correlation, For),
                 ],
-                Verdict::Supported,
+                Verdict::Partial,
             ),
         ];
         for (evidence, expected) in cases {

@@ -25,5 +25,5 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     normscope::cli::steady_state_allocator();
-    why_batchnorm::run(&Args::parse().args)
+    why_batchnorm::run(&Args::parse().args, &[])
 }

@@ -28,6 +28,14 @@ fn small() -> ReportConfig {
         .retain(|e| e.label == "none" || e.label == "BatchNorm");
     config.seeds = 2;
     config.train.steps = 12;
+    // One unit of each sweep.
+    let iv = &mut config.interventions;
+    iv.learning_rates = vec![0.05];
+    iv.depths = vec![2];
+    iv.steps = 10;
+    iv.seeds = 1;
+    iv.lr_normalizers.retain(|e| e.label == "BatchNorm");
+    iv.depth_normalizers.retain(|e| e.label == "none");
     config.probe_steps = vec![0, 6];
     config
 }
@@ -51,10 +59,18 @@ fn the_plan_lists_every_unit_once_and_its_shards_partition_it() {
             "train-none-0",
             "train-none-1",
             "train-batchnorm-0",
-            "train-batchnorm-1"
+            "train-batchnorm-1",
+            "lr-batchnorm-0.05-0",
+            "depth-none-2-0"
         ]
     );
     assert_eq!(plan[7].kind, UnitKind::Train);
+    assert_eq!(plan[8].kind, UnitKind::Lr);
+    assert_eq!(plan[9].kind, UnitKind::Depth);
+    assert_eq!(
+        plan[9].path(Path::new("/r")),
+        Path::new("/r/units/depth-none-2-0.toml")
+    );
     assert_eq!(
         plan[7].path(Path::new("/r")),
         Path::new("/r/units/train-batchnorm-1.toml")
@@ -123,7 +139,7 @@ fn units_run_piecemeal_render_the_report_of_one_process_and_a_partial_set_names_
         .rev()
         .collect();
     let ran = report::run_selected(&config, &device, "ndarray", &shared, &half, &Silent).unwrap();
-    assert_eq!((ran.ran, ran.found), (4, 0));
+    assert_eq!((ran.ran, ran.found), (5, 0));
     let partial = report::render(&config, &shared).unwrap();
     let missing: Vec<String> = partial.missing.iter().map(|u| u.id()).collect();
     assert_eq!(
@@ -132,18 +148,19 @@ fn units_run_piecemeal_render_the_report_of_one_process_and_a_partial_set_names_
             "init-none-0",
             "init-batchnorm-0",
             "train-none-0",
-            "train-batchnorm-0"
+            "train-batchnorm-0",
+            "lr-batchnorm-0.05-0"
         ]
     );
     let md = std::fs::read_to_string(shared.join("report.md")).unwrap();
     assert!(
-        md.contains("Incomplete: 4 unit(s) of the plan are missing (init-none-0, init-batchnorm-0"),
+        md.contains("Incomplete: 5 unit(s) of the plan are missing (init-none-0, init-batchnorm-0"),
         "{md}"
     );
     // The rest; the units already there are found, not redone.
     let kept = modified(&half[0].path(&shared));
     let ran = report::run_selected(&config, &device, "ndarray", &shared, &plan, &Silent).unwrap();
-    assert_eq!((ran.ran, ran.found), (4, 4));
+    assert_eq!((ran.ran, ran.found), (5, 5));
     assert_eq!(modified(&half[0].path(&shared)), kept);
     let rendered = report::render(&config, &shared).unwrap();
     assert!(rendered.missing.is_empty());
@@ -309,4 +326,55 @@ fn two_jobs_running_the_same_unit_at_once_leave_one_good_copy() {
         String::from_utf8_lossy(&status.stderr)
     );
     std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn a_whole_run_in_two_worker_processes_equals_one_process() {
+    let config = temp_dir("jobs-config.toml");
+    // Train long enough that both workers are busy at once.
+    std::fs::write(&config, "[train]\nsteps = 60\n").unwrap();
+    let run = |jobs: &str, out: &Path| {
+        let output = Command::new(NORMSCOPE)
+            .args(["why-batchnorm", "--scale", "quick", "--config"])
+            .arg(&config)
+            .args(["--only", "none,BatchNorm,SkipInit", "--jobs", jobs, "--out"])
+            .arg(out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "--jobs {jobs}: {stderr}");
+        stderr
+    };
+    let (one, two) = (temp_dir("jobs-1"), temp_dir("jobs-2"));
+    run("1", &one);
+    let stderr = run("2", &two);
+    assert!(stderr.contains("2 process(es)"), "{stderr}");
+    // Both workers ran units: each log says how many it stored.
+    for i in 0..2 {
+        let log =
+            std::fs::read_to_string(two.join("logs").join(format!("worker-{i}.log"))).unwrap();
+        let ran: usize = log
+            .split("ran ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("worker {i}: {log}"));
+        assert!(ran > 0, "worker {i} ran nothing: {log}");
+    }
+    let results = |dir: &Path| -> serde_json::Value {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap())
+                .unwrap();
+        v.as_object_mut().unwrap().remove("provenance");
+        v
+    };
+    assert_eq!(
+        results(&two),
+        results(&one),
+        "units computed in two processes must give one process's numbers"
+    );
+    for dir in [one, two] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+    std::fs::remove_file(config).unwrap();
 }

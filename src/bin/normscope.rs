@@ -25,7 +25,7 @@ enum Command {
 fn main() -> Result<()> {
     normscope::cli::steady_state_allocator();
     match Command::parse() {
-        Command::WhyBatchnorm(args) => why_batchnorm::run(&args),
+        Command::WhyBatchnorm(args) => why_batchnorm::run(&args, &["why-batchnorm"]),
         Command::Slurm(args) => slurm::run(&args),
     }
 }

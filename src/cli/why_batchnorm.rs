@@ -62,10 +62,12 @@ pub struct ConfigArgs {
     /// `[[normalizers]] label = "BN" norm = { kind = "batch_norm" }`); see `--print-config`.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Seeds per normalizer (overrides the preset and the file).
+    /// Seeds per normalizer of the battery (overrides the preset and the file; the
+    /// interventions' sweeps have their own, `[interventions] seeds`).
     #[arg(long, value_name = "N")]
     pub seeds: Option<usize>,
-    /// Only these normalizers of the configuration, by label (comma-separated, e.g. `none,BatchNorm`).
+    /// Only these normalizers of the configuration, by label (comma-separated, e.g. `none,BatchNorm`):
+    /// in the battery and in the interventions' sweeps.
     #[arg(long, value_delimiter = ',', value_name = "LABELS")]
     pub only: Option<Vec<String>>,
     /// The data (synthetic unless `--data-dir`).
@@ -101,13 +103,21 @@ impl ConfigArgs {
             config.seeds = seeds;
         }
         if let Some(only) = &self.only {
+            // The battery's normalizers and the interventions' arms, by label.
+            let iv = &config.interventions;
+            let mut known: Vec<&str> = vec![];
+            for e in config
+                .normalizers
+                .iter()
+                .chain(&iv.lr_normalizers)
+                .chain(&iv.depth_normalizers)
+            {
+                if !known.contains(&e.label.as_str()) {
+                    known.push(&e.label);
+                }
+            }
             for label in only {
-                if !config.normalizers.iter().any(|e| &e.label == label) {
-                    let known: Vec<&str> = config
-                        .normalizers
-                        .iter()
-                        .map(|e| e.label.as_str())
-                        .collect();
+                if !known.contains(&label.as_str()) {
                     bail!(
                         "--only: no normalizer labelled `{label}` (the configuration has: {})",
                         known.join(", ")
@@ -115,6 +125,9 @@ impl ConfigArgs {
                 }
             }
             config.normalizers.retain(|e| only.contains(&e.label));
+            let iv = &mut config.interventions;
+            iv.lr_normalizers.retain(|e| only.contains(&e.label));
+            iv.depth_normalizers.retain(|e| only.contains(&e.label));
         }
         config.data = self.data.source(config.data.clone())?;
         Ok(config)
@@ -200,6 +213,12 @@ pub struct WhyBatchnorm {
     /// OUT/state.json) and name the missing ones.
     #[arg(long)]
     pub render: bool,
+    /// Worker processes of a whole run: the plan is split into N shards, each run by a child
+    /// process of this program into `--out` (logs in OUT/logs/), then the report is rendered.
+    /// Every unit seeds its own backend, so the numbers equal a single process's. Default: the
+    /// CPU cores for `ndarray` (whose kernels run on one thread), 1 for the other backends.
+    #[arg(long, value_name = "N", conflicts_with_all = ["plan", "unit", "shard", "render"])]
+    pub jobs: Option<usize>,
 }
 
 /// A device to check a configuration on when the run's own may be absent (a login node without
@@ -208,8 +227,10 @@ pub fn validation_device(backend: Backend) -> Result<burn::tensor::Device> {
     Backend::Ndarray.device().or_else(|_| backend.device())
 }
 
-/// Runs `why_batchnorm`.
-pub fn run(args: &WhyBatchnorm) -> Result<()> {
+/// Runs `why_batchnorm`; `subcommand` is what follows this executable on the command line of
+/// `why_batchnorm` itself (`["why-batchnorm"]` for `normscope`, nothing for the example), for the
+/// worker processes of `--jobs`.
+pub fn run(args: &WhyBatchnorm, subcommand: &[&str]) -> Result<()> {
     let out = &args.out;
     if args.print_config {
         let config = if args.plan || !args.unit.is_empty() || args.shard.is_some() || args.render {
@@ -291,15 +312,46 @@ pub fn run(args: &WhyBatchnorm) -> Result<()> {
     let config = args.config.resolve()?;
     let device = args.backend.device()?;
     let bars = indicatif::MultiProgress::new();
+    let jobs = args.jobs.unwrap_or(match args.backend {
+        Backend::Ndarray => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        _ => 1,
+    });
+    if jobs == 0 {
+        bail!("--jobs: needs at least 1 worker");
+    }
+    let iv = &config.interventions;
     eprintln!(
-        "why_batchnorm: {} normalizers × {} seed(s), {} steps each, on {} ({:?} scale) → {}",
+        "why_batchnorm: {} normalizers × {} seed(s), {} steps each; interventions: {} learning rates × {} arms, {} depths × {} arms, {} seed(s), {} steps; on {} ({:?} scale, {jobs} process(es)) → {}",
         config.normalizers.len(),
         config.seeds,
         config.train.steps,
+        iv.learning_rates.len(),
+        iv.lr_normalizers.len(),
+        iv.depths.len(),
+        iv.depth_normalizers.len(),
+        iv.seeds,
+        iv.steps,
         args.backend.name(),
         config.scale,
         out.display()
     );
+    if jobs > 1 {
+        let start = std::time::Instant::now();
+        config.validate(&device)?;
+        report::prepare(out, &config, args.resume)?;
+        run_workers(args, subcommand, &config, jobs)?;
+        let rendered = report::render_since(&config, out, start)?;
+        if !rendered.missing.is_empty() {
+            bail!(
+                "the workers left {} unit(s) undone ({}); see {}",
+                rendered.missing.len(),
+                ids(&rendered.missing),
+                out.join("logs").display()
+            );
+        }
+        print_summary(&rendered.summary, out);
+        return Ok(());
+    }
     let summary = report::run(
         &config,
         &device,
@@ -310,6 +362,90 @@ pub fn run(args: &WhyBatchnorm) -> Result<()> {
     )?;
     bars.clear().ok();
     print_summary(&summary, out);
+    Ok(())
+}
+
+/// Runs the plan of `config` (already prepared in `--out`) in `jobs` child processes, shard `i`
+/// of `jobs` each, with a progress bar over the units written; each child's output goes to
+/// OUT/logs/worker-I.log. An error names the first worker that failed and its log.
+fn run_workers(
+    args: &WhyBatchnorm,
+    subcommand: &[&str],
+    config: &report::ReportConfig,
+    jobs: usize,
+) -> Result<()> {
+    let out = &args.out;
+    let logs = out.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let exe = std::env::current_exe().context("the path of this executable")?;
+    let mut children = vec![];
+    for i in 0..jobs {
+        let log_path = logs.join(format!("worker-{i}.log"));
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("creating {}", log_path.display()))?;
+        let child = std::process::Command::new(&exe)
+            .args(subcommand)
+            .arg("--backend")
+            .arg(args.backend.name())
+            .arg("--out")
+            .arg(out)
+            .arg("--shard")
+            .arg(format!("{i}/{jobs}"))
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting worker {i} ({})", exe.display()))?;
+        children.push((i, child, log_path));
+    }
+    let total = report::plan(config).len() as u64;
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix:>24} [{bar:30}] {pos}/{len} units ({elapsed})",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("{jobs} workers"));
+    let count = || {
+        std::fs::read_dir(out.join("units"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| {
+                        let name = e.file_name();
+                        let name = name.to_string_lossy();
+                        name.ends_with(".toml") && !name.starts_with('.')
+                    })
+                    .count() as u64
+            })
+            .unwrap_or(0)
+    };
+    let mut failed = None;
+    while !children.is_empty() {
+        let mut running = vec![];
+        for (i, mut child, log) in children {
+            match child.try_wait()? {
+                Some(status) if !status.success() => {
+                    failed.get_or_insert((i, status, log));
+                }
+                Some(_) => {}
+                None => running.push((i, child, log)),
+            }
+        }
+        children = running;
+        bar.set_position(count());
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    bar.finish_and_clear();
+    if let Some((i, status, log)) = failed {
+        let tail = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = tail.lines().rev().take(5).collect();
+        bail!(
+            "worker {i} of {jobs} failed ({status}); its log {}: {}\nThe finished units are kept: continue with --resume.",
+            log.display(),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
     Ok(())
 }
 
@@ -326,6 +462,7 @@ fn print_summary(summary: &Summary, out: &Path) {
     println!("\n{}\n", summary.conclusion);
     let mut table = Table::new(&[
         "explanation",
+        "intervention",
         "metric",
         "BN / none",
         "ρ with final loss",
@@ -334,6 +471,18 @@ fn print_summary(summary: &Summary, out: &Path) {
     for m in &summary.mechanisms {
         table.row(vec![
             m.name.clone(),
+            summary
+                .interventions
+                .iter()
+                .find(|i| i.mechanism == m.id)
+                .map(|i| match i.direction {
+                    report::Direction::For => "for",
+                    report::Direction::Against => "against",
+                    report::Direction::Neither => "not significant",
+                    report::Direction::TooFew => "not judged",
+                })
+                .unwrap_or("—")
+                .to_string(),
             m.metric.clone(),
             m.effect
                 .as_ref()

@@ -324,30 +324,58 @@ fn direction_badge(d: Direction) -> (&'static str, &'static str) {
     }
 }
 
-/// An intervention's arms by grid point, as HTML.
+/// The sweep's table: a header and one row of cells per arm and grid point.
+fn sweep_rows(i: &Intervention, point_name: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let header = [
+        "arm",
+        point_name,
+        "final train loss",
+        "diverged",
+        "reached target",
+        "steps to target",
+        "eff. rank / N (init)",
+        "branch share (init)",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rows = i
+        .arms
+        .iter()
+        .flat_map(|arm| {
+            arm.points.iter().map(|p| {
+                vec![
+                    arm.label.clone(),
+                    p.point.to_string(),
+                    stat(&p.final_loss, 3),
+                    format!("{}/{}", p.diverged, p.final_loss.n),
+                    format!("{}/{}", p.reached, p.final_loss.n),
+                    stat(&p.steps_to_target, 0),
+                    stat(&p.rank, 3),
+                    stat(&p.branch_share, 3),
+                ]
+            })
+        })
+        .collect();
+    (header, rows)
+}
+
+/// The sweep's table as HTML (empty without arms).
 fn sweep_table_html(i: &Intervention, point_name: &str) -> String {
     if i.arms.is_empty() {
         return String::new();
     }
+    let (header, rows) = sweep_rows(i, point_name);
+    let cells = |row: &[String], tag: &str| -> String {
+        row.iter()
+            .map(|c| format!("<{tag}>{}</{tag}>", escape(c)))
+            .collect()
+    };
     let mut html = format!(
-        "<table><thead><tr><th>arm</th><th>{point_name}</th><th>final train loss</th><th>diverged</th><th>reached target</th><th>steps to target</th><th>eff. rank / N (init)</th><th>branch share (init)</th></tr></thead><tbody>"
+        "<table><thead><tr>{}</tr></thead><tbody>",
+        cells(&header, "th")
     );
-    for arm in &i.arms {
-        for p in &arm.points {
-            html.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&arm.label),
-                p.point,
-                stat(&p.final_loss, 3),
-                p.diverged,
-                p.final_loss.n,
-                p.reached,
-                p.final_loss.n,
-                stat(&p.steps_to_target, 0),
-                stat(&p.rank, 3),
-                stat(&p.branch_share, 3),
-            ));
-        }
+    for row in &rows {
+        html.push_str(&format!("<tr>{}</tr>", cells(row, "td")));
     }
     html.push_str("</tbody></table>");
     html
@@ -358,25 +386,12 @@ fn sweep_table_md(i: &Intervention, point_name: &str) -> String {
     if i.arms.is_empty() {
         return String::new();
     }
-    let mut md = format!(
-        "| arm | {point_name} | final train loss | diverged | reached target | steps to target | eff. rank / N (init) | branch share (init) |\n|---|---|---|---|---|---|---|---|\n"
-    );
-    for arm in &i.arms {
-        for p in &arm.points {
-            md.push_str(&format!(
-                "| {} | {} | {} | {}/{} | {}/{} | {} | {} | {} |\n",
-                arm.label,
-                p.point,
-                stat(&p.final_loss, 3),
-                p.diverged,
-                p.final_loss.n,
-                p.reached,
-                p.final_loss.n,
-                stat(&p.steps_to_target, 0),
-                stat(&p.rank, 3),
-                stat(&p.branch_share, 3),
-            ));
-        }
+    let (header, rows) = sweep_rows(i, point_name);
+    let line = |row: &[String]| format!("| {} |\n", row.join(" | "));
+    let mut md = line(&header);
+    md.push_str(&format!("|{}\n", "---|".repeat(header.len())));
+    for row in &rows {
+        md.push_str(&line(row));
     }
     md.push('\n');
     md

@@ -2,14 +2,14 @@
 //! prints both loss curves side by side. A one-minute look at what the rest of normscope
 //! measures; `why_batchnorm` is the full battery.
 
-use anyhow::{Context, Result};
-use burn::optim::GradientsParams;
+use anyhow::Result;
 use clap::Parser;
-use normscope::analysis::data::SyntheticConfig;
-use normscope::analysis::models::{MlpConfig, Probe};
-use normscope::analysis::train::{Sgd, SgdConfig, cross_entropy};
+use normscope::NormConfig;
+use normscope::analysis::data::{DataSource, SyntheticConfig};
+use normscope::analysis::experiments::training::{Setup, train_curves};
+use normscope::analysis::models::{MlpConfig, NetworkConfig};
+use normscope::analysis::train::TrainConfig;
 use normscope::cli::Backend;
-use normscope::{Mode, NormConfig};
 
 /// Train an MLP with and without BatchNorm and compare the training loss.
 #[derive(Parser, Debug)]
@@ -41,47 +41,42 @@ struct Args {
     seed: u64,
 }
 
-fn train(args: &Args, norm: NormConfig) -> Result<Vec<f64>> {
-    let device = args.backend.device()?.autodiff();
-    let (train, _) = SyntheticConfig {
-        seed: args.seed,
-        ..Default::default()
-    }
-    .generate();
-    device.seed(args.seed);
-    let config = MlpConfig {
-        input: train.shape.iter().product(),
-        width: args.width,
-        depth: args.depth,
-        classes: train.classes,
-        norm,
-        ..Default::default()
-    };
-    let mut model = config.init(&device).context("building the MLP")?;
-    let mut sgd = Sgd::new(SgdConfig::default());
-    let mut losses = Vec::with_capacity(args.steps);
-    let mut epoch = 0;
-    while losses.len() < args.steps {
-        for batch in train.epoch_batches(args.batch_size, args.seed, epoch) {
-            if losses.len() == args.steps {
-                break;
-            }
-            let (x, y) = train.batch(&batch, &device);
-            let logits = model.forward(x, Mode::Train, &mut Probe::off())?;
-            let loss = cross_entropy(logits, y);
-            losses.push(loss.clone().into_scalar::<f32>() as f64);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = sgd.step(args.lr, model, grads);
-        }
-        epoch += 1;
-    }
-    Ok(losses)
-}
-
 fn main() -> Result<()> {
     let args = Args::parse();
-    let plain = train(&args, NormConfig::Identity)?;
-    let batch_norm = train(&args, NormConfig::default())?;
+    let device = args.backend.device()?;
+    let setup = Setup {
+        network: NetworkConfig::Mlp(MlpConfig {
+            width: args.width,
+            depth: args.depth,
+            ..Default::default()
+        }),
+        data: DataSource::Synthetic(SyntheticConfig {
+            seed: args.seed,
+            ..Default::default()
+        }),
+        train: TrainConfig {
+            steps: args.steps,
+            batch_size: args.batch_size,
+            lr: args.lr,
+            seed: args.seed,
+            ..Default::default()
+        },
+    };
+    let (train, test) = setup.data.load()?;
+    let mut curves = vec![];
+    for norm in [NormConfig::Identity, NormConfig::default()] {
+        let network = setup.network_for(&train, &norm);
+        curves.push(train_curves(
+            &norm.label(),
+            &network,
+            &setup.train,
+            &train,
+            &test,
+            0,
+            &device,
+            |_| Ok(()),
+        )?);
+    }
     println!(
         "MLP depth {} width {}, synthetic task, SGD lr {} momentum 0.9, batch {}, backend {}",
         args.depth,
@@ -91,14 +86,15 @@ fn main() -> Result<()> {
         args.backend.name()
     );
     println!("{:>6}  {:>14}  {:>14}", "step", "no norm", "BatchNorm");
+    let every = args.every.max(1);
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    for start in (0..args.steps).step_by(args.every.max(1)) {
-        let end = (start + args.every.max(1)).min(args.steps);
+    for start in (0..args.steps).step_by(every) {
+        let end = (start + every).min(args.steps);
+        let window = |c: &[f64]| c.get(start..end.min(c.len())).map(mean).unwrap_or(f64::NAN);
         println!(
-            "{:>6}  {:>14.4}  {:>14.4}",
-            end,
-            mean(&plain[start..end]),
-            mean(&batch_norm[start..end])
+            "{end:>6}  {:>14.4}  {:>14.4}",
+            window(&curves[0].losses),
+            window(&curves[1].losses)
         );
     }
     Ok(())

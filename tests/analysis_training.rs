@@ -10,7 +10,8 @@ use std::io::Write;
 use burn::tensor::Device;
 use normscope::NormConfig;
 use normscope::analysis::data::{DataSource, SyntheticConfig, cifar10, idx};
-use normscope::analysis::experiments::lr_range::{LrRangeConfig, run as lr_range};
+use normscope::analysis::experiments::Experiment;
+use normscope::analysis::experiments::lr_range::LrRangeConfig;
 use normscope::analysis::experiments::training::Setup;
 use normscope::analysis::metrics::gradient_predictiveness::{default_multiples, landscape};
 use normscope::analysis::metrics::hessian::{hessian_vector, hutchinson_trace, top_eigenvalue};
@@ -220,7 +221,10 @@ fn batch_norm_trains_faster_and_smoother_at_a_shared_learning_rate() {
         window: 10,
         seeds: 1,
     };
-    let points = lr_range(&config, &device, &experiments::no_progress()).unwrap();
+    let points = config
+        .run(&device, &experiments::no_progress())
+        .unwrap()
+        .points;
     for p in &points {
         eprintln!(
             "{:>9} lr {:<5} final loss {:.3} steps to 1.0 {:?} diverged {}",

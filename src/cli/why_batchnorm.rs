@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
-use normscope_analysis::output::Table;
 use normscope_analysis::report::{self, ReportConfig, Scale, Summary, UnitId};
 
 use super::{Backend, DataArgs};
@@ -459,39 +458,6 @@ pub fn ids(units: &[UnitId]) -> String {
 }
 
 fn print_summary(summary: &Summary, out: &Path) {
-    println!("\n{}\n", summary.conclusion);
-    let mut table = Table::new(&[
-        "explanation",
-        "intervention",
-        "metric",
-        "BN / none",
-        "ρ with final loss",
-        "verdict",
-    ]);
-    for m in &summary.mechanisms {
-        table.row(vec![
-            m.name.clone(),
-            summary
-                .interventions
-                .iter()
-                .find(|i| i.mechanism == m.id)
-                .map(|i| match i.direction {
-                    report::Direction::For => "for",
-                    report::Direction::Against => "against",
-                    report::Direction::Neither => "not significant",
-                    report::Direction::TooFew => "not judged",
-                })
-                .unwrap_or("—")
-                .to_string(),
-            m.metric.clone(),
-            m.effect
-                .as_ref()
-                .map(|e| format!("{:.2}×", e.ratio))
-                .unwrap_or_else(|| "—".into()),
-            format!("{:.2}", m.spearman),
-            m.verdict.label().to_string(),
-        ]);
-    }
-    println!("{table}");
+    print!("{}", report::answer(summary).text());
     println!("report: {}", out.join("index.html").display());
 }

@@ -3,15 +3,17 @@
 //! against the paper's closed forms.
 
 use burn::tensor::{Device, Distribution, Int, Tensor};
+use indicatif::ProgressBar;
 use normscope_core::{Mode, NormConfig};
 use serde::{Deserialize, Serialize};
 
-use super::{Stat, gaussian};
+use super::{Csv, Experiment, Points, Results, Stat, at_least, gaussian, not_empty};
 use crate::AnalysisError;
 use crate::metrics::gradient_explosion::{
     LayerGradient, gradient_norms, linear_growth, mean_growth, relu_growth_limit,
 };
 use crate::models::{Activation, MlpConfig, Probe};
+use crate::output::{Chart, Figure, Section, Series, Table};
 use crate::train::cross_entropy;
 
 /// The sweep.
@@ -93,50 +95,129 @@ pub fn layer_gradients(
     Ok(gradient_norms(&probe, &grads))
 }
 
-/// Runs the sweep.
-pub fn run(
-    config: &GradientExplosionConfig,
-    device: &Device,
-    progress: &indicatif::ProgressBar,
-) -> Result<Vec<GrowthPoint>, AnalysisError> {
-    config.norm.validate()?;
-    progress
-        .set_length((config.activations.len() * config.batch_sizes.len() * config.seeds) as u64);
-    let mut points = vec![];
-    for &activation in &config.activations {
-        for &batch_size in &config.batch_sizes {
-            let mlp = MlpConfig {
-                input: config.width,
-                width: config.width,
-                depth: config.depth,
-                classes: 10,
-                activation,
-                norm: config.norm.clone(),
-                bias: false,
-                ..Default::default()
-            };
-            let mut growths = vec![];
-            let mut logs = vec![0.0; config.depth];
-            for s in 0..config.seeds {
-                progress.set_message(format!("{activation:?} B={batch_size}"));
-                let layers = layer_gradients(&mlp, batch_size, config.seed + s as u64, device)?;
-                growths.push(mean_growth(&layers, config.skip_layers));
-                for (l, g) in layers.iter().enumerate() {
-                    logs[l] += g.grad_norm_sq.ln() / config.seeds as f64;
+/// The sweep's configuration and its growth per (activation, batch size).
+pub type GradientExplosionResults = Points<GradientExplosionConfig, GrowthPoint>;
+
+impl Experiment for GradientExplosionConfig {
+    const NAME: &'static str = "gradient_explosion";
+    const LABEL: &'static str = "gradient explosion";
+    type Results = GradientExplosionResults;
+
+    fn measure(&self, device: &Device, bar: &ProgressBar) -> Result<Self::Results, AnalysisError> {
+        bar.set_length((self.activations.len() * self.batch_sizes.len() * self.seeds) as u64);
+        let mut points = vec![];
+        for &activation in &self.activations {
+            for &batch_size in &self.batch_sizes {
+                let mlp = MlpConfig {
+                    input: self.width,
+                    width: self.width,
+                    depth: self.depth,
+                    classes: 10,
+                    activation,
+                    norm: self.norm.clone(),
+                    bias: false,
+                    ..Default::default()
+                };
+                let mut growths = vec![];
+                let mut logs = vec![0.0; self.depth];
+                for s in 0..self.seeds {
+                    bar.set_message(format!("{activation:?} B={batch_size}"));
+                    let layers = layer_gradients(&mlp, batch_size, self.seed + s as u64, device)?;
+                    growths.push(mean_growth(&layers, self.skip_layers));
+                    for (l, g) in layers.iter().enumerate() {
+                        logs[l] += g.grad_norm_sq.ln() / self.seeds as f64;
+                    }
+                    bar.inc(1);
                 }
-                progress.inc(1);
+                points.push(GrowthPoint {
+                    activation,
+                    batch_size,
+                    growth: Stat::of(&growths),
+                    theory: match activation {
+                        Activation::Linear => linear_growth(batch_size),
+                        _ => relu_growth_limit(),
+                    },
+                    log_grad_norm_sq: logs,
+                });
             }
-            points.push(GrowthPoint {
-                activation,
-                batch_size,
-                growth: Stat::of(&growths),
-                theory: match activation {
-                    Activation::Linear => linear_growth(batch_size),
-                    _ => relu_growth_limit(),
-                },
-                log_grad_norm_sq: logs,
-            });
         }
+        Ok(GradientExplosionResults {
+            config: self.clone(),
+            points,
+        })
     }
-    Ok(points)
+
+    fn validate(&self) -> Result<(), AnalysisError> {
+        self.norm.validate()?;
+        not_empty("activations", &self.activations)?;
+        not_empty("batch_sizes", &self.batch_sizes)?;
+        for &b in &self.batch_sizes {
+            // (B − 2)/(B − 3), the linear network's growth, needs B ≥ 4.
+            at_least("batch_sizes", b, 4)?;
+        }
+        at_least("width", self.width, 1)?;
+        at_least("depth", self.depth, 2 * self.skip_layers + 1)?;
+        at_least("seeds", self.seeds, 1)
+    }
+
+    super::seeds!(at_initialization);
+}
+
+impl Results for GradientExplosionResults {
+    fn section(&self) -> Section {
+        let config = &self.config;
+        let mut table = Table::new(&["activation", "batch", "growth per layer", "Yang et al."]);
+        let mut chart = Chart::new(
+            "Gradient norm by layer at initialization (BN MLP)",
+            "layer",
+            "‖∂L/∂h_ℓ‖²",
+        )
+        .log_y();
+        for p in &self.points {
+            table.row(vec![
+                p.activation.name().into(),
+                p.batch_size.to_string(),
+                p.growth.show(3),
+                format!("{:.3}", p.theory),
+            ]);
+            chart.push(Series::line(
+                format!("{} B={}", p.activation.name(), p.batch_size),
+                p.log_grad_norm_sq
+                    .iter()
+                    .enumerate()
+                    .map(|(l, v)| (l as f64, v.exp()))
+                    .collect(),
+            ));
+        }
+        GradientExplosionConfig::new_section("Gradient explosion at initialization")
+            .paragraph(format!(
+                "Growth of ‖∂L/∂h_ℓ‖² per layer toward the input (geometric mean over layers {}..{}), mean ± std over {} seeds:",
+                config.skip_layers,
+                config.depth - config.skip_layers,
+                config.seeds
+            ))
+            .table(table)
+            .paragraph("Yang et al. 2019: ReLU → π/(π−1) ≈ 1.467 as B → ∞; linear: (B−2)/(B−3).")
+            .figure(Figure::new(
+                "gradient_norms",
+                "‖∂L/∂h_ℓ‖² of each layer of a BatchNorm MLP at initialization (geometric mean over seeds).",
+                chart,
+            ))
+    }
+
+    fn csv(&self) -> Csv {
+        Csv::of(
+            &["activation", "batch_size", "growth", "growth_std", "theory"],
+            &self.points,
+            |p| {
+                vec![
+                    p.activation.name().into(),
+                    p.batch_size.to_string(),
+                    p.growth.mean.to_string(),
+                    p.growth.std.to_string(),
+                    p.theory.to_string(),
+                ]
+            },
+        )
+    }
 }

@@ -3,15 +3,17 @@
 //! (percentiles of the last hidden layer's pre-activations over training).
 
 use burn::tensor::Device;
+use indicatif::ProgressBar;
 use normscope_core::{Mode, NormConfig};
 use serde::{Deserialize, Serialize};
 
-use super::training::{Curves, Setup, train_curves};
+use super::training::{Curves, Setup, for_each_run, labelled, loss_figure, train_curves};
+use super::{Csv, Experiment, Results, Stat, check_norms, check_training, labels_in};
 use crate::AnalysisError;
 use crate::data::SyntheticConfig;
-use crate::metrics::internal_covariate_shift::{LayerShift, internal_covariate_shift, percentiles};
-use crate::models::{Activation, MlpConfig, NetworkConfig, ParamLayout, Probe, Site};
-use crate::train::BatchObjective;
+use crate::metrics::internal_covariate_shift::{LayerShift, ShiftProbe, percentiles};
+use crate::models::{Activation, MlpConfig, NetworkConfig, Probe, Site};
+use crate::output::{Chart, Figure, Section, Series, Table};
 
 /// The experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,9 +91,11 @@ pub struct PercentilePoint {
     pub percentiles: [f64; 3],
 }
 
-/// Results.
+/// The experiment's configuration and its measurements.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CovariateShiftResult {
+pub struct CovariateShiftResults {
+    /// What ran.
+    pub config: CovariateShiftConfig,
     /// Definition 2.1 measurements.
     pub shifts: Vec<ShiftPoint>,
     /// The distributional view.
@@ -100,96 +104,203 @@ pub struct CovariateShiftResult {
     pub runs: Vec<Curves>,
 }
 
-/// Runs the experiment.
-pub fn run(
-    config: &CovariateShiftConfig,
-    device: &Device,
-    progress: &indicatif::ProgressBar,
-) -> Result<CovariateShiftResult, AnalysisError> {
-    let (train, test) = config.setup.data.load()?;
-    let (mut shifts, mut pcts, mut runs) = (vec![], vec![], vec![]);
-    progress.set_length((config.norms.len() * config.seeds * config.setup.train.steps) as u64);
-    // A fixed batch on which the pre-activation distribution is followed.
-    let probe_indices: Vec<usize> = (0..config.setup.train.batch_size.min(train.len())).collect();
-    for norm in &config.norms {
-        norm.validate()?;
-        let network = config.setup.network_for(&train, norm);
-        for s in 0..config.seeds {
-            let seed = config.setup.train.seed + s as u64;
-            let train_config = crate::train::TrainConfig {
-                seed,
-                ..config.setup.train.clone()
-            };
-            progress.set_message(norm.label());
-            let label = norm.label();
-            let mut hook = |trainer: &mut crate::train::Trainer| -> Result<(), AnalysisError> {
-                let step = trainer.step;
-                if step.is_multiple_of(config.percentile_every.max(1)) {
-                    let (x, _) = train.batch(&probe_indices, trainer.device());
-                    let mut probe = Probe::values();
-                    // Train mode on a copy: the statistics are the batch's, the running ones untouched.
-                    let model = network.init(trainer.device())?;
-                    let model = burn::module::Module::load_record(
-                        model,
-                        burn::module::Module::into_record(trainer.model.clone()),
-                    );
-                    model.forward(x, Mode::Train, &mut probe)?;
-                    if let Some(last) = probe.at(Site::PreActivation).last() {
-                        let values: Vec<f64> =
-                            last.value.clone().into_data().iter::<f64>().collect();
-                        let p = percentiles(&values, &[15.0, 50.0, 85.0]);
-                        pcts.push(PercentilePoint {
-                            norm: label.clone(),
+impl Experiment for CovariateShiftConfig {
+    const NAME: &'static str = "internal_covariate_shift";
+    const LABEL: &'static str = "covariate shift";
+    type Results = CovariateShiftResults;
+
+    fn measure(&self, device: &Device, bar: &ProgressBar) -> Result<Self::Results, AnalysisError> {
+        let (train, test) = self.setup.data.load()?;
+        let (mut shifts, mut pcts, mut runs) = (vec![], vec![], vec![]);
+        bar.set_length((self.norms.len() * self.seeds * self.setup.train.steps) as u64);
+        // A fixed batch on which the pre-activation distribution is followed.
+        let probe_indices: Vec<usize> = (0..self.setup.train.batch_size.min(train.len())).collect();
+        let norms = labelled(&self.norms);
+        for_each_run(
+            &self.setup,
+            &train,
+            &norms,
+            self.seeds,
+            bar,
+            |label, network, train_config| {
+                let seed = train_config.seed;
+                let mut hook = |trainer: &mut crate::train::Trainer| -> Result<(), AnalysisError> {
+                    let step = trainer.step;
+                    if step.is_multiple_of(self.percentile_every.max(1)) {
+                        let (x, _) = train.batch(&probe_indices, trainer.device());
+                        let mut probe = Probe::values();
+                        // Train mode on a copy: the statistics are the batch's, the running ones untouched.
+                        let model = network.init(trainer.device())?;
+                        let model = burn::module::Module::load_record(
+                            model,
+                            burn::module::Module::into_record(trainer.model.clone()),
+                        );
+                        model.forward(x, Mode::Train, &mut probe)?;
+                        if let Some(last) = probe.at(Site::PreActivation).last() {
+                            let values: Vec<f64> =
+                                last.value.clone().into_data().iter::<f64>().collect();
+                            let p = percentiles(&values, &[15.0, 50.0, 85.0]);
+                            pcts.push(PercentilePoint {
+                                norm: label.to_string(),
+                                seed,
+                                step,
+                                percentiles: [p[0], p[1], p[2]],
+                            });
+                        }
+                    }
+                    if step.is_multiple_of(self.probe_every.max(1)) && step < self.setup.train.steps
+                    {
+                        // Definition 2.1 at step t = `step`: W^t now, W^{t+1} after the step on the same batch.
+                        let (x, y) = trainer.next_tensors(&train);
+                        let probe =
+                            ShiftProbe::new(network, trainer, (x.clone(), y.clone()), seed)?;
+                        trainer.step_on(x, y)?;
+                        bar.inc(1);
+                        shifts.push(ShiftPoint {
+                            norm: label.to_string(),
                             seed,
                             step,
-                            percentiles: [p[0], p[1], p[2]],
+                            layers: probe.after(trainer)?,
                         });
                     }
-                }
-                if step.is_multiple_of(config.probe_every.max(1)) && step < config.setup.train.steps
-                {
-                    // Definition 2.1 at step t = `step`: W^t now, W^{t+1} after the step on the same batch.
-                    let (x, y) = trainer.next_tensors(&train);
-                    let layout = ParamLayout::of(&trainer.model);
-                    let before = layout.values(&trainer.model);
-                    let mut objective = BatchObjective::new(
-                        &network,
-                        &trainer.model,
-                        x.clone(),
-                        y.clone(),
-                        Mode::Train,
-                        seed,
-                    )?;
-                    trainer.step_on(x, y)?;
-                    progress.inc(1);
-                    let after = layout.values(&trainer.model);
-                    let layers =
-                        internal_covariate_shift(&mut objective, &layout, &before, &after)?;
-                    shifts.push(ShiftPoint {
-                        norm: label.clone(),
-                        seed,
-                        step,
-                        layers,
-                    });
-                }
-                progress.inc(1);
+                    bar.inc(1);
+                    Ok(())
+                };
+                runs.push(train_curves(
+                    label,
+                    network,
+                    &train_config,
+                    &train,
+                    &test,
+                    0,
+                    device,
+                    &mut hook,
+                )?);
                 Ok(())
-            };
-            runs.push(train_curves(
-                &label,
-                &network,
-                &train_config,
-                &train,
-                &test,
-                0,
-                device,
-                &mut hook,
-            )?);
-        }
+            },
+        )?;
+        Ok(CovariateShiftResults {
+            config: self.clone(),
+            shifts,
+            percentiles: pcts,
+            runs,
+        })
     }
-    Ok(CovariateShiftResult {
-        shifts,
-        percentiles: pcts,
-        runs,
-    })
+
+    fn validate(&self) -> Result<(), AnalysisError> {
+        check_norms("norms", &self.norms)?;
+        check_training(&self.setup, self.seeds)
+    }
+
+    super::seeds!(training);
+}
+
+/// Santurkar et al.'s Definition 2.1 relative to the gradient, `‖G − G′‖/‖G‖`, per weight layer
+/// and normalizer (mean over probe steps and seeds): in the example and in the report.
+pub fn shift_by_layer_figure(shifts: &[ShiftPoint]) -> Figure {
+    let mut chart = Chart::new(
+        "Relative gradient shift ‖G − G′‖/‖G‖ by layer",
+        "weight layer",
+        "shift",
+    );
+    for label in labels_in(shifts, |p| p.norm.as_str()) {
+        let points: Vec<&ShiftPoint> = shifts.iter().filter(|p| p.norm == label).collect();
+        let layers = points.first().map(|p| p.layers.len()).unwrap_or(0);
+        chart.push(Series::line(
+            label,
+            (0..layers)
+                .map(|l| {
+                    let v: Vec<f64> = points
+                        .iter()
+                        .map(|p| p.layers[l].l2 / p.layers[l].grad_norm.max(1e-30))
+                        .collect();
+                    (l as f64, v.iter().sum::<f64>() / v.len().max(1) as f64)
+                })
+                .collect(),
+        ));
+    }
+    Figure::new(
+        "covariate_shift_by_layer",
+        "Santurkar et al.'s Definition 2.1 per weight layer, averaged over probe steps and seeds.",
+        chart,
+    )
+}
+
+impl Results for CovariateShiftResults {
+    fn section(&self) -> Section {
+        let config = &self.config;
+        let mut table = Table::new(&["norm", "layer", "‖G − G′‖", "cos(G, G′)", "‖G‖"]);
+        for label in labels_in(&self.shifts, |p| p.norm.as_str()) {
+            let points: Vec<&ShiftPoint> = self.shifts.iter().filter(|p| p.norm == label).collect();
+            let layers = points.first().map(|p| p.layers.len()).unwrap_or(0);
+            for layer in 0..layers {
+                let stat = |f: fn(&LayerShift) -> f64| {
+                    Stat::of(
+                        &points
+                            .iter()
+                            .map(|p| f(&p.layers[layer]))
+                            .collect::<Vec<_>>(),
+                    )
+                };
+                table.row(vec![
+                    label.to_string(),
+                    layer.to_string(),
+                    stat(|l| l.l2).show(5),
+                    stat(|l| l.cosine).show(4),
+                    stat(|l| l.grad_norm).show(4),
+                ]);
+            }
+        }
+        let mut percentiles = Chart::new(
+            "Last hidden layer's pre-activations: 15th, 50th, 85th percentiles",
+            "step",
+            "pre-activation",
+        );
+        for label in labels_in(&self.percentiles, |p| p.norm.as_str()) {
+            for (i, q) in ["p15", "p50", "p85"].iter().enumerate() {
+                percentiles.push(Series::line(
+                    format!("{label} {q}"),
+                    self.percentiles
+                        .iter()
+                        .filter(|p| p.norm == label && p.seed == config.setup.train.seed)
+                        .map(|p| (p.step as f64, p.percentiles[i]))
+                        .collect(),
+                ));
+            }
+        }
+        CovariateShiftConfig::new_section("Internal covariate shift")
+            .paragraph(format!(
+                "Definition 2.1 (Santurkar et al. 2018), averaged over probe steps and {} seeds:",
+                config.seeds
+            ))
+            .table(table)
+            .paragraph(
+                "Santurkar et al.: BatchNorm does not reduce this shift; in deep linear networks with BN, G and G′ are nearly uncorrelated.",
+            )
+            .figure(shift_by_layer_figure(&self.shifts))
+            .figure(Figure::new(
+                "pre_activation_percentiles",
+                "Ioffe & Szegedy's Fig. 1: the last hidden layer's pre-activation percentiles over training (first seed).",
+                percentiles,
+            ))
+            .figure(loss_figure("Training loss", &self.runs, 10))
+    }
+
+    fn csv(&self) -> Csv {
+        let mut csv = Csv::new(&["norm", "seed", "step", "layer", "l2", "cosine", "grad_norm"]);
+        for p in &self.shifts {
+            for l in &p.layers {
+                csv.row(vec![
+                    p.norm.clone(),
+                    p.seed.to_string(),
+                    p.step.to_string(),
+                    l.layer.to_string(),
+                    l.l2.to_string(),
+                    l.cosine.to_string(),
+                    l.grad_norm.to_string(),
+                ]);
+            }
+        }
+        csv
+    }
 }

@@ -2,12 +2,17 @@
 //! rates, with and without normalization.
 
 use burn::tensor::Device;
+use indicatif::ProgressBar;
 use normscope_core::NormConfig;
 use serde::{Deserialize, Serialize};
 
 use super::training::{Setup, train_curves};
+use super::{
+    Csv, Experiment, Points, Results, at_least, check_norms, check_training, labels_in, not_empty,
+};
 use crate::AnalysisError;
-use crate::metrics::lr_range::{LrOutcome, final_loss, steps_to_target};
+use crate::metrics::lr_range::{LrOutcome, largest_stable, run_outcome};
+use crate::output::{Chart, Figure, Section, Series, Table};
 
 /// The experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,60 +60,176 @@ pub struct LrPoint {
     pub losses: Vec<f64>,
 }
 
-/// Runs the grid.
-pub fn run(
-    config: &LrRangeConfig,
-    device: &Device,
-    progress: &indicatif::ProgressBar,
-) -> Result<Vec<LrPoint>, AnalysisError> {
-    let (train, test) = config.setup.data.load()?;
-    let mut points = vec![];
-    progress.set_length((config.norms.len() * config.lrs.len() * config.seeds) as u64);
-    for norm in &config.norms {
-        norm.validate()?;
-        let network = config.setup.network_for(&train, norm);
-        for &lr in &config.lrs {
-            for s in 0..config.seeds {
-                let seed = config.setup.train.seed + s as u64;
-                progress.set_message(format!("{} lr {lr}", norm.label()));
-                let train_config = crate::train::TrainConfig {
-                    lr,
-                    seed,
-                    ..config.setup.train.clone()
-                };
-                let curves = train_curves(
-                    &norm.label(),
-                    &network,
-                    &train_config,
-                    &train,
-                    &test,
-                    0,
-                    device,
-                    |_| Ok(()),
-                )?;
-                let diverged = curves.diverged_at.is_some();
-                points.push(LrPoint {
-                    norm: norm.label(),
-                    seed,
-                    outcome: LrOutcome {
+/// The grid's configuration and every (normalizer, rate, seed) run.
+pub type LrRangeResults = Points<LrRangeConfig, LrPoint>;
+
+impl Experiment for LrRangeConfig {
+    const NAME: &'static str = "lr_range";
+    const LABEL: &'static str = "learning-rate range";
+    type Results = LrRangeResults;
+
+    fn measure(&self, device: &Device, bar: &ProgressBar) -> Result<Self::Results, AnalysisError> {
+        let (train, test) = self.setup.data.load()?;
+        let mut points = vec![];
+        bar.set_length((self.norms.len() * self.lrs.len() * self.seeds) as u64);
+        for norm in &self.norms {
+            let network = self.setup.network_for(&train, norm);
+            for &lr in &self.lrs {
+                for s in 0..self.seeds {
+                    let seed = self.setup.train.seed + s as u64;
+                    bar.set_message(format!("{} lr {lr}", norm.label()));
+                    let train_config = crate::train::TrainConfig {
                         lr,
-                        final_loss: if diverged {
-                            f64::NAN
-                        } else {
-                            final_loss(&curves.losses, config.window)
+                        seed,
+                        ..self.setup.train.clone()
+                    };
+                    let curves = train_curves(
+                        &norm.label(),
+                        &network,
+                        &train_config,
+                        &train,
+                        &test,
+                        0,
+                        device,
+                        |_| Ok(()),
+                    )?;
+                    let diverged = curves.diverged_at.is_some();
+                    let (final_loss, steps_to_target) =
+                        run_outcome(&curves.losses, diverged, self.target_loss, self.window);
+                    points.push(LrPoint {
+                        norm: norm.label(),
+                        seed,
+                        outcome: LrOutcome {
+                            lr,
+                            final_loss,
+                            diverged,
+                            steps_to_target,
                         },
-                        diverged,
-                        steps_to_target: if diverged {
-                            None
-                        } else {
-                            steps_to_target(&curves.losses, config.target_loss, config.window)
-                        },
-                    },
-                    losses: curves.losses,
-                });
-                progress.inc(1);
+                        losses: curves.losses,
+                    });
+                    bar.inc(1);
+                }
             }
         }
+        Ok(LrRangeResults {
+            config: self.clone(),
+            points,
+        })
     }
-    Ok(points)
+
+    fn validate(&self) -> Result<(), AnalysisError> {
+        check_norms("norms", &self.norms)?;
+        not_empty("lrs", &self.lrs)?;
+        for &lr in &self.lrs {
+            if !(lr.is_finite() && lr > 0.0) {
+                return Err(AnalysisError::Config {
+                    key: "lrs".into(),
+                    value: lr.to_string(),
+                    reason: "must be finite and > 0".into(),
+                });
+            }
+        }
+        at_least("window", self.window, 1)?;
+        check_training(&self.setup, self.seeds)
+    }
+
+    super::seeds!(training);
+}
+
+impl Results for LrRangeResults {
+    fn section(&self) -> Section {
+        let config = &self.config;
+        let mut table = Table::new(&["norm", "lr", "final loss", "diverged", "steps to target"]);
+        let mut chart = Chart::new(
+            "Final training loss by learning rate (gaps: diverged)",
+            "learning rate",
+            "final loss",
+        )
+        .log_x()
+        .log_y();
+        let mut stable = vec![];
+        for label in labels_in(&self.points, |p| p.norm.as_str()) {
+            let outcomes: Vec<LrOutcome> = self
+                .points
+                .iter()
+                .filter(|p| p.norm == label)
+                .map(|p| p.outcome.clone())
+                .collect();
+            for o in &outcomes {
+                table.row(vec![
+                    label.to_string(),
+                    format!("{}", o.lr),
+                    if o.diverged {
+                        "—".into()
+                    } else {
+                        format!("{:.4}", o.final_loss)
+                    },
+                    o.diverged.to_string(),
+                    o.steps_to_target
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| "—".into()),
+                ]);
+            }
+            stable.push(format!(
+                "{label}: largest learning rate within 2× of the best final loss: {}.",
+                largest_stable(&outcomes, 2.0)
+                    .map(|lr| lr.to_string())
+                    .unwrap_or_else(|| "none (every run diverged)".into())
+            ));
+            chart.push(Series::line(
+                label,
+                outcomes
+                    .iter()
+                    .filter(|o| !o.diverged)
+                    .map(|o| (o.lr, o.final_loss))
+                    .collect(),
+            ));
+        }
+        let mut section = Section::new(
+            <LrRangeConfig as Experiment>::NAME,
+            "The learning-rate range",
+        )
+        .paragraph(format!(
+            "{} steps per run (target loss {}):",
+            config.setup.train.steps, config.target_loss
+        ))
+        .table(table);
+        for line in stable {
+            section = section.paragraph(line);
+        }
+        section
+            .paragraph(
+                "Bjorck et al. 2018: BatchNorm primarily enables training with larger learning rates.",
+            )
+            .figure(Figure::new(
+                "lr_range",
+                "Final training loss against the learning rate; a diverged run leaves a gap.",
+                chart,
+            ))
+    }
+
+    fn csv(&self) -> Csv {
+        Csv::of(
+            &[
+                "norm",
+                "seed",
+                "lr",
+                "final_loss",
+                "diverged",
+                "steps_to_target",
+            ],
+            &self.points,
+            |p| {
+                let o = &p.outcome;
+                vec![
+                    p.norm.clone(),
+                    p.seed.to_string(),
+                    o.lr.to_string(),
+                    o.final_loss.to_string(),
+                    o.diverged.to_string(),
+                    o.steps_to_target.map(|s| s.to_string()).unwrap_or_default(),
+                ]
+            },
+        )
+    }
 }

@@ -6,13 +6,17 @@
 //! do not change it).
 
 use burn::tensor::Device;
+use indicatif::ProgressBar;
 use normscope_core::{Mode, NormConfig};
 use serde::{Deserialize, Serialize};
 
-use super::{Stat, gaussian};
+use super::{
+    Csv, Experiment, Points, Results, Stat, at_least, check_norms, gaussian, not_empty, stat_series,
+};
 use crate::AnalysisError;
 use crate::metrics::rank_collapse::{RankMeasures, rank_measures_of};
 use crate::models::{Activation, MlpConfig, Probe, Site};
+use crate::output::{Chart, Figure, Section, Table};
 
 /// The sweep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,62 +91,266 @@ pub fn rank_profile(
         .collect())
 }
 
-/// Runs the sweep.
-pub fn run(
-    config: &RankCollapseConfig,
-    device: &Device,
-    progress: &indicatif::ProgressBar,
-) -> Result<Vec<RankPoint>, AnalysisError> {
-    let total = config.norms.len() * config.activations.len() * config.widths.len() * config.seeds;
-    progress.set_length(total as u64);
-    let mut points = vec![];
-    for norm in &config.norms {
-        norm.validate()?;
-        for &activation in &config.activations {
-            for &width in &config.widths {
-                let mlp = MlpConfig {
-                    input: width,
-                    width,
-                    depth: config.max_depth,
-                    classes: 2,
-                    activation,
-                    norm: norm.clone(),
-                    bias: false,
-                    ..Default::default()
-                };
-                let mut per_seed = vec![];
-                for s in 0..config.seeds {
-                    progress.set_message(format!("{} {activation:?} width {width}", norm.label()));
-                    per_seed.push(rank_profile(
-                        &mlp,
-                        config.batch_size,
-                        config.seed + s as u64,
-                        device,
-                    )?);
-                    progress.inc(1);
-                }
-                for depth in 1..=config.max_depth {
-                    let at = |f: fn(&RankMeasures) -> f64| {
-                        Stat::of(
-                            &per_seed
-                                .iter()
-                                .map(|p| f(&p[depth - 1]))
-                                .collect::<Vec<_>>(),
-                        )
-                    };
-                    points.push(RankPoint {
-                        norm: norm.label(),
-                        activation,
+/// The measures at each depth of one (normalizer, activation, width), summarised over the
+/// seeds' profiles (`per_seed[s][ℓ]`: seed `s`, depth `ℓ + 1`).
+pub fn summarize(
+    norm: &str,
+    activation: Activation,
+    width: usize,
+    per_seed: &[Vec<RankMeasures>],
+) -> Vec<RankPoint> {
+    let depths = per_seed.iter().map(Vec::len).min().unwrap_or(0);
+    (1..=depths)
+        .map(|depth| {
+            let at = |f: fn(&RankMeasures) -> f64| {
+                Stat::of(
+                    &per_seed
+                        .iter()
+                        .map(|p| f(&p[depth - 1]))
+                        .collect::<Vec<_>>(),
+                )
+            };
+            RankPoint {
+                norm: norm.to_string(),
+                activation,
+                width,
+                depth,
+                numerical_rank: at(|m| m.numerical_rank as f64),
+                stable_rank: at(|m| m.stable_rank),
+                effective_rank: at(|m| m.effective_rank),
+                orthogonality_gap: at(|m| m.orthogonality_gap),
+            }
+        })
+        .collect()
+}
+
+/// The sweep's configuration and its measures at every depth.
+pub type RankCollapseResults = Points<RankCollapseConfig, RankPoint>;
+
+impl Experiment for RankCollapseConfig {
+    const NAME: &'static str = "rank_collapse";
+    const LABEL: &'static str = "rank collapse";
+    type Results = RankCollapseResults;
+
+    fn measure(&self, device: &Device, bar: &ProgressBar) -> Result<Self::Results, AnalysisError> {
+        let total = self.norms.len() * self.activations.len() * self.widths.len() * self.seeds;
+        bar.set_length(total as u64);
+        let mut points = vec![];
+        for norm in &self.norms {
+            for &activation in &self.activations {
+                for &width in &self.widths {
+                    let mlp = MlpConfig {
+                        input: width,
                         width,
-                        depth,
-                        numerical_rank: at(|m| m.numerical_rank as f64),
-                        stable_rank: at(|m| m.stable_rank),
-                        effective_rank: at(|m| m.effective_rank),
-                        orthogonality_gap: at(|m| m.orthogonality_gap),
-                    });
+                        depth: self.max_depth,
+                        classes: 2,
+                        activation,
+                        norm: norm.clone(),
+                        bias: false,
+                        ..Default::default()
+                    };
+                    let mut per_seed = vec![];
+                    for s in 0..self.seeds {
+                        bar.set_message(format!("{} {activation:?} width {width}", norm.label()));
+                        per_seed.push(rank_profile(
+                            &mlp,
+                            self.batch_size,
+                            self.seed + s as u64,
+                            device,
+                        )?);
+                        bar.inc(1);
+                    }
+                    points.extend(summarize(&norm.label(), activation, width, &per_seed));
                 }
             }
         }
+        Ok(RankCollapseResults {
+            config: self.clone(),
+            points,
+        })
     }
-    Ok(points)
+
+    fn validate(&self) -> Result<(), AnalysisError> {
+        check_norms("norms", &self.norms)?;
+        not_empty("activations", &self.activations)?;
+        not_empty("widths", &self.widths)?;
+        for &width in &self.widths {
+            at_least("widths", width, 1)?;
+        }
+        at_least("max_depth", self.max_depth, 1)?;
+        at_least("batch_size", self.batch_size, 2)?;
+        at_least("seeds", self.seeds, 1)
+    }
+
+    super::seeds!(at_initialization);
+}
+
+/// The legend of a curve: the normalizer, and the activation and width where the points have
+/// more than one of them.
+fn series_name(points: &[RankPoint], p: &RankPoint) -> String {
+    let mut name = p.norm.clone();
+    if points.iter().any(|q| q.activation != p.activation) {
+        name.push(' ');
+        name.push_str(p.activation.name());
+    }
+    if points.iter().any(|q| q.width != p.width) {
+        name.push_str(&format!(" d={}", p.width));
+    }
+    name
+}
+
+/// One curve per (normalizer, activation, width) of `stat` against the depth, with its band.
+fn depth_chart(
+    mut chart: Chart,
+    points: &[RankPoint],
+    stat: impl Fn(&RankPoint) -> Stat + Copy,
+) -> Chart {
+    let mut keys: Vec<(&str, Activation, usize)> = vec![];
+    for p in points {
+        let key = (p.norm.as_str(), p.activation, p.width);
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    for (norm, activation, width) in keys {
+        let series: Vec<&RankPoint> = points
+            .iter()
+            .filter(|p| p.norm == norm && p.activation == activation && p.width == width)
+            .collect();
+        chart.push(stat_series(
+            series_name(points, series[0]),
+            &series,
+            |p| p.depth as f64,
+            stat,
+        ));
+    }
+    chart
+}
+
+/// The effective rank over the batch size `N` at each depth (mean ± std over seeds): the
+/// report's rank figure.
+pub fn effective_rank_figure(points: &[RankPoint], batch_size: usize) -> Figure {
+    let n = batch_size as f64;
+    Figure::new(
+        "effective_rank",
+        "Effective rank of the representation over the batch size, at initialization (mean ± std over seeds).",
+        depth_chart(
+            Chart::new(
+                "Effective rank / batch size by depth (init)",
+                "depth",
+                "effective rank / N",
+            ),
+            points,
+            move |p| {
+                let s = p.effective_rank;
+                Stat {
+                    mean: s.mean / n,
+                    std: s.std / n,
+                    min: s.min / n,
+                    max: s.max / n,
+                    ..s
+                }
+            },
+        ),
+    )
+}
+
+impl Results for RankCollapseResults {
+    fn section(&self) -> Section {
+        let config = &self.config;
+        let table = Table::of(
+            &[
+                "norm",
+                "activation",
+                "width",
+                "depth",
+                "numerical rank",
+                "stable rank",
+                "effective rank",
+                "orth. gap",
+            ],
+            self.points
+                .iter()
+                .filter(|p| p.depth.is_power_of_two() || p.depth == config.max_depth),
+            |p| {
+                vec![
+                    p.norm.clone(),
+                    p.activation.name().into(),
+                    p.width.to_string(),
+                    p.depth.to_string(),
+                    p.numerical_rank.show(1),
+                    p.stable_rank.show(2),
+                    p.effective_rank.show(2),
+                    p.orthogonality_gap.show(3),
+                ]
+            },
+        );
+        RankCollapseConfig::new_section("Rank collapse with depth")
+            .paragraph(format!(
+                "Rank of the hidden representation H (N = {} samples × width) at initialization, mean ± std over {} seeds:",
+                config.batch_size, config.seeds
+            ))
+            .table(table)
+            .paragraph(
+                "Daneshmand et al. 2020: without normalization the rank of a batch's representation collapses toward 1 with depth; BatchNorm keeps it high (Ω(√width), Theorem 2).",
+            )
+            .figure(Figure::new(
+                "stable_rank",
+                "Stable rank ‖H‖²_F/‖H‖²₂ of each layer's representation (mean ± std over seeds).",
+                depth_chart(
+                    Chart::new(
+                        "Stable rank ‖H‖²_F/‖H‖²₂ by depth",
+                        "depth (hidden layers)",
+                        "stable rank",
+                    )
+                    .log_y(),
+                    &self.points,
+                    |p| p.stable_rank,
+                ),
+            ))
+            .figure(Figure::new(
+                "orthogonality_gap",
+                "Orthogonality gap of each layer's representation (mean ± std over seeds).",
+                depth_chart(
+                    Chart::new(
+                        "Orthogonality gap ‖HHᵀ/‖H‖²_F − I/N‖_F by depth",
+                        "depth (hidden layers)",
+                        "orthogonality gap",
+                    ),
+                    &self.points,
+                    |p| p.orthogonality_gap,
+                ),
+            ))
+            .figure(effective_rank_figure(&self.points, config.batch_size))
+    }
+
+    fn csv(&self) -> Csv {
+        Csv::of(
+            &[
+                "norm",
+                "activation",
+                "width",
+                "depth",
+                "numerical_rank",
+                "stable_rank",
+                "stable_rank_std",
+                "effective_rank",
+                "orthogonality_gap",
+            ],
+            &self.points,
+            |p| {
+                vec![
+                    p.norm.clone(),
+                    p.activation.name().into(),
+                    p.width.to_string(),
+                    p.depth.to_string(),
+                    p.numerical_rank.mean.to_string(),
+                    p.stable_rank.mean.to_string(),
+                    p.stable_rank.std.to_string(),
+                    p.effective_rank.mean.to_string(),
+                    p.orthogonality_gap.mean.to_string(),
+                ]
+            },
+        )
+    }
 }

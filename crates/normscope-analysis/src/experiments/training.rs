@@ -2,12 +2,15 @@
 //! and the settings of the network, the data and the optimizer.
 
 use burn::tensor::Device;
+use indicatif::ProgressBar;
 use normscope_core::{Mode, NormConfig};
 use serde::{Deserialize, Serialize};
 
+use super::Stat;
 use crate::AnalysisError;
 use crate::data::{DataSource, Dataset};
 use crate::models::{NetworkConfig, VggConfig};
+use crate::output::{Chart, Figure, Series};
 use crate::train::{TrainConfig, Trainer};
 
 /// The network, data and optimizer of a training experiment.
@@ -47,6 +50,36 @@ impl Setup {
             .with_norm(norm.clone())
             .for_data(data.shape, data.classes)
     }
+}
+
+/// Normalizers as `(label, normalizer)` pairs, each labelled with its own name.
+pub fn labelled(norms: &[NormConfig]) -> Vec<(String, NormConfig)> {
+    norms.iter().map(|n| (n.label(), n.clone())).collect()
+}
+
+/// Every run of a training experiment, normalizer by normalizer and seed by seed: `run(label,
+/// network, config)` gets the network fitted to `data` with that normalizer, and the setup's
+/// optimizer settings with the seed (`setup.train.seed + s` for `s < seeds`).
+pub fn for_each_run(
+    setup: &Setup,
+    data: &Dataset,
+    norms: &[(String, NormConfig)],
+    seeds: usize,
+    progress: &ProgressBar,
+    mut run: impl FnMut(&str, &NetworkConfig, TrainConfig) -> Result<(), AnalysisError>,
+) -> Result<(), AnalysisError> {
+    for (label, norm) in norms {
+        let network = setup.network_for(data, norm);
+        for s in 0..seeds {
+            progress.set_message(label.clone());
+            let config = TrainConfig {
+                seed: setup.train.seed + s as u64,
+                ..setup.train.clone()
+            };
+            run(label, &network, config)?;
+        }
+    }
+    Ok(())
 }
 
 /// The curves of one training run.
@@ -102,4 +135,50 @@ pub fn train_curves(
     }
     curves.losses = trainer.losses.clone();
     Ok(curves)
+}
+
+/// The training-loss curves of several runs: per label, the mean over its runs of the running
+/// mean of the last `window` losses (a shorter window for the first steps), on a log axis.
+pub fn loss_figure(title: &str, runs: &[Curves], window: usize) -> Figure {
+    let mut chart = Chart::new(title, "step", "training loss").log_y();
+    for label in super::labels_in(runs, |r| r.norm.as_str()) {
+        let group: Vec<&Curves> = runs.iter().filter(|r| r.norm == label).collect();
+        let len = group.iter().map(|r| r.losses.len()).min().unwrap_or(0);
+        let points = (0..len)
+            .map(|t| {
+                let lo = t.saturating_sub(window.saturating_sub(1));
+                let mean = group
+                    .iter()
+                    .map(|r| r.losses[lo..=t].iter().sum::<f64>() / (t - lo + 1) as f64)
+                    .sum::<f64>()
+                    / group.len() as f64;
+                ((t + 1) as f64, mean)
+            })
+            .collect();
+        chart.push(Series::line(label, points));
+    }
+    Figure::new(
+        "training_loss",
+        format!("Training loss ({window}-step running mean, mean over seeds)."),
+        chart,
+    )
+}
+
+/// The mean training loss over the last `window` steps of each run of `label` (a summary over
+/// seeds), and the runs that diverged.
+pub fn final_losses(runs: &[Curves], label: &str, window: usize) -> (Stat, usize) {
+    let group: Vec<&Curves> = runs.iter().filter(|r| r.norm == label).collect();
+    let loss = Stat::of(
+        &group
+            .iter()
+            .map(|r| {
+                let tail = &r.losses[r.losses.len().saturating_sub(window)..];
+                tail.iter().sum::<f64>() / tail.len().max(1) as f64
+            })
+            .collect::<Vec<_>>(),
+    );
+    (
+        loss,
+        group.iter().filter(|r| r.diverged_at.is_some()).count(),
+    )
 }

@@ -11,11 +11,13 @@
 //! **Distributional view.** Percentiles (15th, 50th, 85th) of a layer's pre-activations over
 //! training (the sigmoid inputs of Ioffe & Szegedy's Fig. 1b/c).
 
+use burn::tensor::{Int, Tensor};
+use normscope_core::Mode;
 use serde::{Deserialize, Serialize};
 
 use crate::AnalysisError;
-use crate::models::ParamLayout;
-use crate::train::{Objective, dot, norm};
+use crate::models::{NetworkConfig, ParamLayout};
+use crate::train::{BatchObjective, Objective, Trainer, dot, norm};
 
 /// The shift of one layer's gradient.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +61,43 @@ pub fn internal_covariate_shift(
         });
     }
     Ok(shifts)
+}
+
+/// Definition 2.1 around one training step: the objective on the step's batch and the weights
+/// `W^t` taken before the step ([`ShiftProbe::new`]), then the shift of every layer once the
+/// trainer has stepped on that batch ([`ShiftProbe::after`]).
+pub struct ShiftProbe {
+    /// `L` on the step's batch, in train mode, at any weights.
+    pub objective: BatchObjective,
+    /// Where each parameter sits in the flat weight vector.
+    pub layout: ParamLayout,
+    /// `W^t`.
+    pub before: Vec<f64>,
+}
+
+impl ShiftProbe {
+    /// Before the step the trainer is about to take on `(x, y)`.
+    pub fn new(
+        network: &NetworkConfig,
+        trainer: &Trainer,
+        (x, y): (Tensor<4>, Tensor<1, Int>),
+        seed: u64,
+    ) -> Result<ShiftProbe, AnalysisError> {
+        let objective = BatchObjective::new(network, &trainer.model, x, y, Mode::Train, seed)?;
+        let layout = ParamLayout::of(&trainer.model);
+        let before = layout.values(&trainer.model);
+        Ok(ShiftProbe {
+            objective,
+            layout,
+            before,
+        })
+    }
+
+    /// Every weight layer's shift, with `W^{t+1}` the trainer's weights after the step.
+    pub fn after(mut self, trainer: &Trainer) -> Result<Vec<LayerShift>, AnalysisError> {
+        let after = self.layout.values(&trainer.model);
+        internal_covariate_shift(&mut self.objective, &self.layout, &self.before, &after)
+    }
 }
 
 /// The `q`-th percentiles (0–100, linear interpolation) of `values`.

@@ -30,6 +30,24 @@ pub fn steps_to_target(losses: &[f64], target: f64, window: usize) -> Option<usi
     (w..=losses.len()).find(|&end| losses[end - w..end].iter().sum::<f64>() / w as f64 <= target)
 }
 
+/// `(final loss, steps to target)` of a run's `losses` (running means over `window` steps): NaN
+/// and `None` for a run that diverged, whose last losses say nothing.
+pub fn run_outcome(
+    losses: &[f64],
+    diverged: bool,
+    target: f64,
+    window: usize,
+) -> (f64, Option<usize>) {
+    if diverged {
+        (f64::NAN, None)
+    } else {
+        (
+            final_loss(losses, window),
+            steps_to_target(losses, target, window),
+        )
+    }
+}
+
 /// The largest learning rate that did not diverge and whose final loss is within `factor` of
 /// the best final loss: the top of the usable range.
 pub fn largest_stable(outcomes: &[LrOutcome], factor: f64) -> Option<f64> {

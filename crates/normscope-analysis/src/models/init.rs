@@ -30,6 +30,16 @@ impl Activation {
         }
     }
 
+    /// The name as in configurations and on the command line (`relu`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Linear => "linear",
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+            Activation::Sigmoid => "sigmoid",
+        }
+    }
+
     /// The gain that keeps the forward variance of a layer at one (He et al. 2015; PyTorch's
     /// `calculate_gain`): √2 for ReLU, 5/3 for tanh, 1 for linear and sigmoid.
     pub fn gain(self) -> f64 {
@@ -48,6 +58,23 @@ impl Activation {
             Activation::Relu => 1.713_958_8,
             Activation::Tanh => 1.593_387_3,
         }
+    }
+}
+
+impl std::str::FromStr for Activation {
+    type Err = String;
+
+    /// `linear`, `relu`, `tanh` or `sigmoid`.
+    fn from_str(text: &str) -> Result<Activation, String> {
+        [
+            Activation::Linear,
+            Activation::Relu,
+            Activation::Tanh,
+            Activation::Sigmoid,
+        ]
+        .into_iter()
+        .find(|a| a.name() == text)
+        .ok_or_else(|| format!("activation `{text}`: expected linear, relu, tanh or sigmoid"))
     }
 }
 

@@ -1,9 +1,12 @@
-//! Writing results: JSON, CSV, plots (SVG and PNG) and plain-text tables.
+//! Writing results: JSON, CSV, plots (SVG and PNG), tables, and sections of results rendered as
+//! text, Markdown and HTML ([`Section`], [`Page`]).
 
+mod document;
 mod plot;
 
 use std::path::{Path, PathBuf};
 
+pub use document::{Block, Figure, Page, Section, Span, Text, escape};
 pub use plot::{Chart, Series};
 use serde::Serialize;
 
@@ -69,11 +72,14 @@ pub fn write_csv(path: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<(
     write(path, text)
 }
 
-/// A plain-text table with right-aligned columns, for stdout.
-#[derive(Debug, Clone, Default)]
+/// A table: a header, rows and footer rows (summaries under a line) of [`Text`] cells. It
+/// prints with aligned columns (`Display`, for stdout: numbers right, words left) and renders as
+/// Markdown and HTML ([`Table::markdown`], [`Table::html`]).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Table {
     header: Vec<String>,
-    rows: Vec<Vec<String>>,
+    rows: Vec<Vec<Text>>,
+    footer: Vec<Vec<Text>>,
 }
 
 impl Table {
@@ -82,31 +88,129 @@ impl Table {
         Table {
             header: header.iter().map(|h| h.to_string()).collect(),
             rows: vec![],
+            footer: vec![],
         }
     }
 
-    /// Adds a row.
+    /// A table with one row of plain cells per item.
+    pub fn of<P>(
+        header: &[&str],
+        items: impl IntoIterator<Item = P>,
+        row: impl Fn(P) -> Vec<String>,
+    ) -> Table {
+        Table {
+            rows: items
+                .into_iter()
+                .map(|item| row(item).into_iter().map(Text::from).collect())
+                .collect(),
+            ..Table::new(header)
+        }
+    }
+
+    /// Adds a row of plain cells.
     pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells.into_iter().map(Text::from).collect());
+    }
+
+    /// Adds a row of rich cells (links, badges).
+    pub fn row_text(&mut self, cells: Vec<Text>) {
         self.rows.push(cells);
     }
 
-    /// The rows, for CSV.
-    pub fn rows(&self) -> &[Vec<String>] {
-        &self.rows
+    /// Adds a footer row (after the body: correlations, totals).
+    pub fn footer_row(&mut self, cells: Vec<Text>) {
+        self.footer.push(cells);
+    }
+
+    /// No rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The body's cells as plain text, for CSV.
+    pub fn rows(&self) -> Vec<Vec<String>> {
+        self.rows
+            .iter()
+            .map(|r| r.iter().map(Text::plain_text).collect())
+            .collect()
     }
 
     /// The header, for CSV.
     pub fn header(&self) -> Vec<&str> {
         self.header.iter().map(|s| s.as_str()).collect()
     }
+
+    /// As Markdown (`|` inside a cell escaped); footer rows follow the body with their first
+    /// cell in italics.
+    pub fn markdown(&self) -> String {
+        let cell = |t: String| t.replace('|', "\\|");
+        let line = |cells: &[Text], footer: bool| {
+            let cells: Vec<String> = cells
+                .iter()
+                .enumerate()
+                .map(|(i, t)| match cell(t.markdown()) {
+                    text if footer && i == 0 && !text.is_empty() => format!("*{text}*"),
+                    text => text,
+                })
+                .collect();
+            format!("| {} |\n", cells.join(" | "))
+        };
+        let header: Vec<Text> = self.header.iter().map(|h| Text::from(h.as_str())).collect();
+        let mut md = line(&header, false);
+        md.push_str(&format!("|{}\n", "---|".repeat(self.header.len())));
+        for row in &self.rows {
+            md.push_str(&line(row, false));
+        }
+        for row in &self.footer {
+            md.push_str(&line(row, true));
+        }
+        md.push('\n');
+        md
+    }
+
+    /// As HTML (`<thead>`, `<tbody>`, and `<tfoot>` with the first cell of a footer row a
+    /// header cell).
+    pub fn html(&self) -> String {
+        let row = |cells: &[Text], first: &str| -> String {
+            let cells: String = cells
+                .iter()
+                .enumerate()
+                .map(|(i, cell)| {
+                    let tag = if i == 0 { first } else { "td" };
+                    format!("<{tag}>{}</{tag}>", cell.html())
+                })
+                .collect();
+            format!("<tr>{cells}</tr>")
+        };
+        let header: Vec<Text> = self.header.iter().map(|h| Text::from(h.as_str())).collect();
+        let body: String = self.rows.iter().map(|r| row(r, "td")).collect();
+        let mut html = format!(
+            "<table><thead>{}</thead><tbody>{body}</tbody>",
+            row(&header, "th")
+                .replace("<td>", "<th>")
+                .replace("</td>", "</th>")
+        );
+        if !self.footer.is_empty() {
+            let footer: String = self.footer.iter().map(|r| row(r, "th")).collect();
+            html.push_str(&format!("<tfoot>{footer}</tfoot>"));
+        }
+        html.push_str("</table>");
+        html
+    }
 }
 
 impl std::fmt::Display for Table {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let columns = self.header.len();
+        let body: Vec<Vec<String>> = self.rows();
+        let footer: Vec<Vec<String>> = self
+            .footer
+            .iter()
+            .map(|r| r.iter().map(Text::plain_text).collect())
+            .collect();
         let width = |c: usize| {
-            self.rows
-                .iter()
+            body.iter()
+                .chain(&footer)
                 .filter_map(|r| r.get(c))
                 .chain(std::iter::once(&self.header[c]))
                 .map(|s| s.chars().count())
@@ -125,8 +229,7 @@ impl std::fmt::Display for Table {
         };
         let left: Vec<bool> = (0..columns)
             .map(|c| {
-                self.rows
-                    .iter()
+                body.iter()
                     .filter_map(|r| r.get(c))
                     .any(|cell| !numeric(cell))
             })
@@ -145,18 +248,21 @@ impl std::fmt::Display for Table {
                 .collect::<Vec<_>>()
                 .join("  ")
         };
+        let rule: String = widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("  ");
         writeln!(f, "{}", line(&self.header).trim_end())?;
-        writeln!(
-            f,
-            "{}",
-            widths
-                .iter()
-                .map(|w| "-".repeat(*w))
-                .collect::<Vec<_>>()
-                .join("  ")
-        )?;
-        for row in &self.rows {
+        writeln!(f, "{rule}")?;
+        for row in &body {
             writeln!(f, "{}", line(row).trim_end())?;
+        }
+        if !footer.is_empty() {
+            writeln!(f, "{rule}")?;
+            for row in &footer {
+                writeln!(f, "{}", line(row).trim_end())?;
+            }
         }
         Ok(())
     }

@@ -21,7 +21,7 @@ pub use plan::{
     Collected, Ran, UnitId, UnitKind, collect, fingerprint, join, open, plan, prepare,
     run_selected, select, shard, slug,
 };
-pub use render::{Figure, Provenance, SECTIONS, figures, write};
+pub use render::{Provenance, SECTIONS, answer, page, write};
 pub use run::{
     InitUnit, Progress, Silent, SweepUnit, TrainUnit, Units, init_unit, sweep_unit, train_unit,
 };

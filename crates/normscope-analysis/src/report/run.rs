@@ -12,11 +12,11 @@ use crate::AnalysisError;
 use crate::data::Dataset;
 use crate::metrics::gradient_predictiveness::{Landscape, default_multiples, landscape};
 use crate::metrics::identity_bias::{BlockSignal, identity_bias};
-use crate::metrics::internal_covariate_shift::{LayerShift, internal_covariate_shift};
-use crate::metrics::lr_range::{final_loss, steps_to_target};
+use crate::metrics::internal_covariate_shift::{LayerShift, ShiftProbe};
+use crate::metrics::lr_range::run_outcome;
 use crate::metrics::rank_collapse::{RankMeasures, rank_measures_of};
-use crate::models::{NetworkConfig, ParamLayout, Probe, Site};
-use crate::train::{BatchObjective, TrainConfig, Trainer, cross_entropy};
+use crate::models::{NetworkConfig, Probe, Site};
+use crate::train::{TrainConfig, Trainer, cross_entropy};
 
 /// The at-initialization measurements of one network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,24 +155,25 @@ pub fn train_unit(
     while trainer.step < config.train.steps {
         let (x, y) = trainer.next_tensors(train);
         let probing = config.probe_steps.contains(&trainer.step);
-        let (before, layout, mut objective) = if probing {
-            let objective = BatchObjective::new(
+        let mut probe = if probing {
+            Some(ShiftProbe::new(
                 &network,
-                &trainer.model,
-                x.clone(),
-                y.clone(),
-                Mode::Train,
+                &trainer,
+                (x.clone(), y.clone()),
                 seed,
-            )?;
-            let layout = ParamLayout::of(&trainer.model);
-            (layout.values(&trainer.model), Some(layout), Some(objective))
+            )?)
         } else {
-            (vec![], None, None)
+            None
         };
-        if let Some(objective) = objective.as_mut() {
+        if let Some(probe) = probe.as_mut() {
             probes_landscape.push((
                 trainer.step,
-                landscape(objective, &before, trainer.lr(), &default_multiples())?,
+                landscape(
+                    &mut probe.objective,
+                    &probe.before,
+                    trainer.lr(),
+                    &default_multiples(),
+                )?,
             ));
         }
         let step = trainer.step;
@@ -184,12 +185,8 @@ pub fn train_unit(
             }
             Err(e) => return Err(e),
         }
-        if let (Some(objective), Some(layout)) = (objective.as_mut(), layout.as_ref()) {
-            let after = layout.values(&trainer.model);
-            probes_shift.push((
-                step,
-                internal_covariate_shift(objective, layout, &before, &after)?,
-            ));
+        if let Some(probe) = probe {
+            probes_shift.push((step, probe.after(&trainer)?));
         }
         bar.inc(1);
     }
@@ -201,19 +198,13 @@ pub fn train_unit(
         (f64::NAN, f64::NAN, f64::NAN)
     };
     let losses = trainer.losses.clone();
+    let (final_loss, steps_to_target) =
+        run_outcome(&losses, diverged_at.is_some(), config.target_loss, 10);
     Ok(TrainUnit {
         label: entry.label.clone(),
         seed,
-        final_loss: if diverged_at.is_some() {
-            f64::NAN
-        } else {
-            final_loss(&losses, 10)
-        },
-        steps_to_target: if diverged_at.is_some() {
-            None
-        } else {
-            steps_to_target(&losses, config.target_loss, 10)
-        },
+        final_loss,
+        steps_to_target,
         losses,
         diverged_at,
         test_accuracy,
@@ -308,20 +299,14 @@ pub fn sweep_unit(
         }
     }
     let losses = trainer.losses.clone();
+    let (final_loss, steps_to_target) =
+        run_outcome(&losses, diverged_at.is_some(), config.target_loss, 10);
     Ok(SweepUnit {
         label: entry.label.clone(),
         seed,
         point: value,
-        final_loss: if diverged_at.is_some() {
-            f64::NAN
-        } else {
-            final_loss(&losses, 10)
-        },
-        steps_to_target: if diverged_at.is_some() {
-            None
-        } else {
-            steps_to_target(&losses, config.target_loss, 10)
-        },
+        final_loss,
+        steps_to_target,
         losses,
         diverged_at,
         rank: at_init

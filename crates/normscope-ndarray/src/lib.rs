@@ -8,7 +8,14 @@
 //! The kernels are what memory bandwidth allows: statistics are shifted sums (pivot = a value of
 //! the data) accumulated in 16 independent lanes and flushed to f64 every 2048 elements, so they
 //! vectorize and stay exact to f64 rounding of the sums at any offset; work is parallel over
-//! channels (or groups) with rayon, and each channel's second pass re-reads it from cache.
+//! channels (or groups) with rayon, and each channel's second pass re-reads it from cache. On x86-64
+//! CPUs with AVX2 (detected at run time) the f32 reductions run hand-written AVX2 code and the
+//! elementwise maps a copy compiled for AVX2, with the same association as the portable code, so
+//! both give the same bits.
+//!
+//! [`conv`] is the "same" convolution of the analysis networks (`[N, C, H, W]` with a `k×k`
+//! kernel, padding `k/2`), forward and backward, as im2col and one GEMM per sample: burn-ndarray's
+//! own convolution spends most of a training step copying slices.
 //!
 //! This crate knows nothing of `normscope-core`: [`norm_forward`], [`norm_backward`] and
 //! [`channel_affine`] take and return burn-ndarray tensors, and `normscope-core` implements its
@@ -16,9 +23,12 @@
 // burn 0.22 marks burn-ndarray deprecated; these kernels exist for it.
 #![allow(deprecated)]
 
+mod avx2;
 pub mod batch;
+pub mod conv;
 pub mod group;
 mod real;
+mod simd;
 mod sums;
 
 use std::borrow::Cow;

@@ -384,14 +384,15 @@ fn metrics_agree_across_backends() {
     }
 }
 
-/// The im2col convolution the models use on NdArray equals burn's direct convolution, values and
-/// both gradients, for 1×1 and 3×3 kernels, strides 1 and 2 and odd sizes.
+/// The convolution the models use on NdArray (`same_conv2d`: normscope-ndarray's im2col + GEMM,
+/// with its own backward) equals burn's direct convolution, values and both gradients, for 1×1
+/// and 3×3 kernels, strides 1 and 2 and odd sizes.
 #[test]
 fn im2col_convolution_matches_the_direct_one() {
     let _rng = common::backend_rng();
     use burn::tensor::module::conv2d;
     use burn::tensor::ops::ConvOptions;
-    use normscope::analysis::models::conv2d_im2col;
+    use normscope::analysis::models::same_conv2d;
     let device = Device::ndarray().autodiff();
     for (n, c, o, h, w, k, stride) in [
         (3, 5, 4, 7, 9, 3, 1),
@@ -409,7 +410,7 @@ fn im2col_convolution_matches_the_direct_one() {
             None,
             ConvOptions::new([stride; 2], [k / 2; 2], [1; 2], 1),
         );
-        let im2col = conv2d_im2col(x.clone(), weight.clone(), stride);
+        let im2col = same_conv2d(x.clone(), weight.clone(), stride);
         assert_eq!(direct.dims(), im2col.dims());
         // A non-uniform upstream gradient, so that every position's gradient differs.
         let upstream = Tensor::<4>::random(direct.dims(), Distribution::Normal(0.0, 1.0), &device);

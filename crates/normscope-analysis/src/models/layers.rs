@@ -2,8 +2,8 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::module::conv2d;
-use burn::tensor::ops::{ConvOptions, PadMode};
-use burn::tensor::{Device, Tensor, s};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor};
 
 use super::init::{Activation, Init};
 
@@ -113,10 +113,10 @@ impl Conv {
 
     /// `[N, C_in, H, W] → [N, C_out, ⌈H/stride⌉, ⌈W/stride⌉]` ("same" padding `k/2`).
     ///
-    /// On NdArray the convolution runs as an im2col (the `k²` shifted, strided views of the
-    /// padded input, stacked) times the weight matrix: burn-ndarray's direct convolution has a
-    /// scalar input-gradient loop that made it 3–5× slower on this crate's networks, while its
-    /// matmul is a tuned GEMM. Other backends use their native (cuDNN, CubeCL) convolution.
+    /// On NdArray the convolution is normscope's own operation ([`super::conv_ops`]: im2col and
+    /// one GEMM per sample, with its own backward): burn-ndarray's direct convolution has a scalar
+    /// input-gradient loop that made it 3–5× slower on this crate's networks. Other backends use
+    /// their native (cuDNN, CubeCL) convolution.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [_, _, k, _] = self.weight.dims();
         let weight = self.effective_weight();
@@ -125,7 +125,7 @@ impl Conv {
             let options = ConvOptions::new([self.stride; 2], [k / 2; 2], [1; 2], 1);
             return conv2d(x, weight, bias, options);
         }
-        let y = conv2d_im2col(x, weight, self.stride);
+        let y = super::conv_ops::same_conv2d(x, weight, self.stride);
         match bias {
             Some(b) => y.add(b.reshape([1, -1, 1, 1])),
             None => y,
@@ -147,35 +147,4 @@ fn prefers_im2col(device: &Device) -> bool {
         let _ = device;
         false
     }
-}
-
-/// A `k×k` convolution with padding `k/2` and `stride`, as im2col times the weight matrix:
-/// `x: [N, C, H, W]`, `weight: [O, C, k, k]` → `[N, O, H_out, W_out]` with
-/// `H_out = (H + 2⌊k/2⌋ − k)/stride + 1`. Every step is a differentiable tensor op, so autodiff
-/// gives the backward.
-pub fn conv2d_im2col(x: Tensor<4>, weight: Tensor<4>, stride: usize) -> Tensor<4> {
-    let [n, c, h, w] = x.dims();
-    let [o, _, k, _] = weight.dims();
-    let pad = k / 2;
-    let (ho, wo) = (
-        (h + 2 * pad - k) / stride + 1,
-        (w + 2 * pad - k) / stride + 1,
-    );
-    let padded = if pad > 0 {
-        x.pad((pad, pad, pad, pad), PadMode::Constant(0.0))
-    } else {
-        x
-    };
-    let mut views = Vec::with_capacity(k * k);
-    for kh in 0..k {
-        for kw in 0..k {
-            views.push(padded.clone().slice(s![.., .., kh..kh + (ho - 1) * stride + 1;stride, kw..kw + (wo - 1) * stride + 1;stride]));
-        }
-    }
-    // [N, C, k·k, H_out, W_out]: the row order (c, kh, kw) of the weight's [O, C·k·k] matrix.
-    let columns = Tensor::stack::<5>(views, 2).reshape([n, c * k * k, ho * wo]);
-    weight
-        .reshape([1, o, c * k * k])
-        .matmul(columns)
-        .reshape([n, o, ho, wo])
 }

@@ -3,6 +3,7 @@
 //! that records hidden representations (and, in residual blocks, the skip path and the branch)
 //! without changing the model per metric.
 
+mod conv_ops;
 mod init;
 mod layers;
 mod mlp;
@@ -12,8 +13,9 @@ mod probe;
 mod resnet;
 mod vgg;
 
+pub use conv_ops::{ConvGrads, ConvOps, same_conv2d};
 pub use init::{Activation, Init};
-pub use layers::{Conv, Dense, conv2d_im2col};
+pub use layers::{Conv, Dense};
 pub use mlp::{Mlp, MlpConfig, MlpLayer, NormPosition};
 pub use network::{Network, NetworkConfig};
 pub use params::{ParamLayout, ParamSlot};

@@ -42,6 +42,7 @@ fn name(dims: &[usize]) -> String {
 enum Op {
     BatchNorm,
     GroupNorm,
+    InstanceNorm,
     LayerNorm,
     RmsNorm,
 }
@@ -51,15 +52,18 @@ impl Op {
         match self {
             Op::BatchNorm => "batch_norm",
             Op::GroupNorm => "group_norm",
+            Op::InstanceNorm => "instance_norm",
             Op::LayerNorm => "layer_norm",
             Op::RmsNorm => "rms_norm",
         }
     }
 
-    fn layout(self) -> NormLayout {
+    /// Our layout for an input of `dims`.
+    fn layout(self, dims: &[usize]) -> NormLayout {
         match self {
             Op::BatchNorm => NormLayout::BATCH,
             Op::GroupNorm => NormLayout::group(GROUPS),
+            Op::InstanceNorm => NormLayout::group(dims[1]),
             Op::LayerNorm => NormLayout::LAYER,
             Op::RmsNorm => NormLayout::RMS,
         }
@@ -82,7 +86,7 @@ fn ours<const D: usize>(c: &mut Criterion, group: &str, op: Op, dims: [usize; D]
     let device = Device::ndarray();
     let x = Tensor::<D>::random(dims, Distribution::Normal(1.0, 2.0), &device);
     let dy = Tensor::<D>::random(dims, Distribution::Normal(0.0, 1.0), &device);
-    let layout = op.layout();
+    let layout = op.layout(&dims);
     let affine = layout.affine_len(&x.shape());
     let w = Tensor::<1>::random([affine], Distribution::Normal(1.0, 0.1), &device);
     let b = Tensor::<1>::zeros([affine], &device);
@@ -159,6 +163,10 @@ fn burn_nn<const D: usize>(c: &mut Criterion, group: &str, op: Op, dims: [usize;
             let layer = nn::GroupNormConfig::new(GROUPS, dims[1]).init(&device);
             Box::new(move |x| layer.forward(x))
         }
+        Op::InstanceNorm => {
+            let layer = nn::InstanceNormConfig::new(dims[1]).init(&device);
+            Box::new(move |x| layer.forward(x))
+        }
         Op::LayerNorm => {
             let layer = nn::LayerNormConfig::new(dims[D - 1]).init(&device);
             Box::new(move |x| layer.forward(x))
@@ -210,6 +218,18 @@ fn torch<const D: usize>(c: &mut Criterion, group: &str, op: Op, dims: [usize; D
                 false,
             ),
             Op::GroupNorm => x.group_norm(GROUPS as i64, Some(w), Some(b), EPS, false),
+            // `nn.InstanceNorm2d(affine=True)`: ATen runs it as BatchNorm over the `[1, N·C, …]`
+            // view with γ, β repeated per sample.
+            Op::InstanceNorm => x.instance_norm(
+                Some(w),
+                Some(b),
+                None::<&T>,
+                None::<&T>,
+                true,
+                0.1,
+                EPS,
+                false,
+            ),
             Op::LayerNorm => x.layer_norm([shape[D - 1]].as_slice(), Some(w), Some(b), EPS, false),
             Op::RmsNorm => x.rms_norm([shape[D - 1]].as_slice(), Some(w), Some(EPS)),
         }
@@ -222,18 +242,34 @@ fn torch<const D: usize>(c: &mut Criterion, group: &str, op: Op, dims: [usize; D
     // normscope-tch, which binds what tch does not), from the forward's saved statistics.
     use normscope_tch::ops::{AtenNorm, backward as aten_backward, forward as aten_forward};
     let norm = match op {
-        Op::BatchNorm => AtenNorm::BatchNorm,
+        Op::BatchNorm | Op::InstanceNorm => AtenNorm::BatchNorm,
         Op::GroupNorm => AtenNorm::GroupNorm(GROUPS),
         Op::LayerNorm => AtenNorm::LayerNorm,
         Op::RmsNorm => AtenNorm::RmsNorm,
     };
     let (wf, bf) = (w.reshape([-1]), b.reshape([-1]));
-    let (_, mean, invstd) = aten_forward(norm, &x, &wf, &bf, EPS).expect("ATen forward");
+    // InstanceNorm's kernels as `instance_norm` calls them: BatchNorm on `[1, N·C, …]`.
+    let (ax, ady, wf, bf) = match op {
+        Op::InstanceNorm => {
+            let mut view = shape.clone();
+            view[1] *= view[0];
+            view[0] = 1;
+            (
+                x.reshape(view.as_slice()),
+                dy.reshape(view.as_slice()),
+                wf.repeat([shape[0]]),
+                bf.repeat([shape[0]]),
+            )
+        }
+        _ => (x.shallow_clone(), dy.shallow_clone(), wf, bf),
+    };
+    let (_, mean, invstd) = aten_forward(norm, &ax, &wf, &bf, EPS).expect("ATen forward");
     c.benchmark_group(group)
         .bench_function("torch_bwd", |bench| {
             bench.iter(|| {
                 black_box(
-                    aten_backward(norm, &x, &wf, &mean, &invstd, &dy, EPS).expect("ATen backward"),
+                    aten_backward(norm, &ax, &wf, &mean, &invstd, &ady, EPS)
+                        .expect("ATen backward"),
                 )
             })
         });
@@ -241,10 +277,11 @@ fn torch<const D: usize>(c: &mut Criterion, group: &str, op: Op, dims: [usize; D
         .bench_function("torch_fwd+bwd", |bench| {
             bench.iter(|| {
                 let (y, mean, invstd) =
-                    aten_forward(norm, &x, &wf, &bf, EPS).expect("ATen forward");
+                    aten_forward(norm, &ax, &wf, &bf, EPS).expect("ATen forward");
                 black_box((
                     y,
-                    aten_backward(norm, &x, &wf, &mean, &invstd, &dy, EPS).expect("ATen backward"),
+                    aten_backward(norm, &ax, &wf, &mean, &invstd, &ady, EPS)
+                        .expect("ATen backward"),
                 ))
             })
         });
@@ -283,6 +320,9 @@ fn main() {
     }
     for dims in BATCH_NORM_SHAPES {
         run(&mut c, Op::GroupNorm, dims);
+    }
+    for dims in BATCH_NORM_SHAPES {
+        run(&mut c, Op::InstanceNorm, dims);
     }
     run(&mut c, Op::LayerNorm, ROWS);
     run(&mut c, Op::RmsNorm, ROWS);

@@ -1,8 +1,9 @@
-//! Reads criterion's estimates of `benches/normalization.rs` and prints the tables of
-//! `docs/performance.md`: times, model GB/s and % of the streaming floor at the copy bandwidth
-//! measured in the same run, and the ratios against burn-nn and libtorch.
+//! Reads criterion's estimates of `benches/normalization.rs` and `benches/training_step.rs` and
+//! prints the tables of `docs/performance.md`: times, model GB/s and % of the streaming floor at
+//! the copy bandwidth measured in the same run, the ratios against burn-nn and libtorch, and the
+//! training step of `why_batchnorm`'s network on ndarray against libtorch CPU.
 //!
-//! `cargo bench --bench normalization [--features tch]`, then
+//! `cargo bench --bench normalization --bench training_step [--features tch]`, then
 //! `cargo run --release --example perf_report`.
 
 use std::path::{Path, PathBuf};
@@ -100,13 +101,54 @@ fn main() -> Result<()> {
                 _ => "—".into(),
             };
         println!(
-            "\nfused vs burn-nn: step {}, fwd {}; fused vs composed: step {}; fused vs torch: step {}, fwd {}",
+            "\nfused vs burn-nn: step {}, fwd {}; fused vs composed: step {}; fused vs torch: fwd {}, bwd {}, fwd+bwd {}, step {}",
             ratio("fused_step", "burn-nn_step"),
             ratio("fused_fwd", "burn-nn_fwd"),
             ratio("fused_step", "composed_step"),
-            ratio("fused_step", "torch_step"),
             ratio("fused_fwd", "torch_fwd"),
+            ratio("fused_bwd", "torch_bwd"),
+            ratio("fused_fwd+bwd", "torch_fwd+bwd"),
+            ratio("fused_step", "torch_step"),
         );
     }
+    training_steps(&dir);
     Ok(())
+}
+
+/// The training step of `why_batchnorm`'s network per normalizer: ndarray against libtorch CPU.
+fn training_steps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut groups: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|g| g.starts_with("training_step_"))
+        .collect();
+    if groups.is_empty() {
+        return;
+    }
+    groups.sort();
+    println!("\n### The training step of `why_batchnorm`'s network\n");
+    println!(
+        "| normalizer | ndarray forward ms | ndarray step ms | libtorch forward ms | libtorch step ms | step, libtorch / ndarray |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let cell = |v: Option<f64>| v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "—".into());
+    for group in groups {
+        let ms = |id: &str| median_ms(dir, &group, id);
+        let (step, torch) = (ms("ndarray_step"), ms("libtorch_step"));
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            group.trim_start_matches("training_step_"),
+            cell(ms("ndarray_forward")),
+            cell(step),
+            cell(ms("libtorch_forward")),
+            cell(torch),
+            match (step, torch) {
+                (Some(a), Some(b)) => format!("{:.2}×", b / a),
+                _ => "—".into(),
+            }
+        );
+    }
 }

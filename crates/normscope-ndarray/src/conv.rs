@@ -170,44 +170,35 @@ struct Operand<T> {
 #[allow(clippy::too_many_arguments)]
 fn gemm<T: Real>(m: usize, k: usize, n: usize, a: Operand<T>, b: Operand<T>, beta: T, c: &mut [T]) {
     assert!(c.len() >= m * n, "C holds m×n values");
+    // One call, spelled for each element type.
+    macro_rules! call {
+        ($gemm:path, $t:ty) => {
+            $gemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.ptr.cast(),
+                a.row,
+                a.col,
+                b.ptr.cast(),
+                b.row,
+                b.col,
+                beta.to_f64() as $t,
+                c.as_mut_ptr().cast(),
+                n as isize,
+                1,
+            )
+        };
+    }
     // SAFETY: the callers pass operands with m×k and k×n elements inside their slices at the
     // given strides, C is a distinct m×n row-major buffer (checked above); T is f32 or f64 as
     // the branch says, so the pointer casts are identities.
     unsafe {
         if TypeId::of::<T>() == TypeId::of::<f32>() {
-            matrixmultiply::sgemm(
-                m,
-                k,
-                n,
-                1.0,
-                a.ptr.cast(),
-                a.row,
-                a.col,
-                b.ptr.cast(),
-                b.row,
-                b.col,
-                beta.to_f64() as f32,
-                c.as_mut_ptr().cast(),
-                n as isize,
-                1,
-            )
+            call!(matrixmultiply::sgemm, f32)
         } else {
-            matrixmultiply::dgemm(
-                m,
-                k,
-                n,
-                1.0,
-                a.ptr.cast(),
-                a.row,
-                a.col,
-                b.ptr.cast(),
-                b.row,
-                b.col,
-                beta.to_f64(),
-                c.as_mut_ptr().cast(),
-                n as isize,
-                1,
-            )
+            call!(matrixmultiply::dgemm, f64)
         }
     }
 }

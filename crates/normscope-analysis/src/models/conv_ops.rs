@@ -18,7 +18,6 @@ use burn::backend::autodiff::{
     grads::Gradients,
     ops::{Backward, Ops, OpsKind},
 };
-use burn::backend::ops::ModuleOps;
 use burn::backend::{
     AutodiffBackend, Backend, ExtensionType, backend_extension, tensor::FloatTensor,
 };
@@ -49,8 +48,7 @@ pub trait ConvOps: Backend {
         weight: FloatTensor<Self>,
         stride: usize,
     ) -> FloatTensor<Self> {
-        let k = weight.shape()[2];
-        Self::conv2d(x, weight, None, options(k, stride))
+        backend_conv2d::<Self>(x, weight, stride)
     }
 
     /// `(∂L/∂x, ∂L/∂W)` of [`ConvOps::same_conv2d`] from the output gradient.
@@ -60,12 +58,31 @@ pub trait ConvOps: Backend {
         grad: FloatTensor<Self>,
         stride: usize,
     ) -> ConvGrads<Self> {
-        let k = weight.shape()[2];
-        let o = options(k, stride);
-        ConvGrads {
-            grad_input: Self::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), o.clone()),
-            grad_weight: Self::conv2d_weight_backward(x, weight, grad, o),
-        }
+        backend_conv2d_backward::<Self>(x, weight, grad, stride)
+    }
+}
+
+/// The backend's own convolution with the models' padding and stride.
+fn backend_conv2d<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    stride: usize,
+) -> FloatTensor<B> {
+    let k = weight.shape()[2];
+    B::conv2d(x, weight, None, options(k, stride))
+}
+
+/// The backend's own two backward passes of [`backend_conv2d`].
+fn backend_conv2d_backward<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    stride: usize,
+) -> ConvGrads<B> {
+    let o = options(weight.shape()[2], stride);
+    ConvGrads {
+        grad_input: B::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), o.clone()),
+        grad_weight: B::conv2d_weight_backward(x, weight, grad, o),
     }
 }
 
@@ -79,10 +96,7 @@ impl ConvOps for burn::backend::NdArray {
     ) -> FloatTensor<Self> {
         match normscope_ndarray::conv::conv2d(&x, &weight, stride) {
             Some(y) => y,
-            None => {
-                let k = weight.shape()[2];
-                Self::conv2d(x, weight, None, options(k, stride))
-            }
+            None => backend_conv2d::<Self>(x, weight, stride),
         }
     }
 
@@ -97,18 +111,7 @@ impl ConvOps for burn::backend::NdArray {
                 grad_input,
                 grad_weight,
             },
-            None => {
-                let o = options(weight.shape()[2], stride);
-                ConvGrads {
-                    grad_input: Self::conv2d_x_backward(
-                        x.clone(),
-                        weight.clone(),
-                        grad.clone(),
-                        o.clone(),
-                    ),
-                    grad_weight: Self::conv2d_weight_backward(x, weight, grad, o),
-                }
-            }
+            None => backend_conv2d_backward::<Self>(x, weight, grad, stride),
         }
     }
 }

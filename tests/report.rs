@@ -230,23 +230,12 @@ fn quick_report_has_every_section_and_plot_and_renders_in_headless_chromium() {
     std::fs::remove_dir_all(&out).unwrap();
 }
 
-fn two_normalizers() -> ReportConfig {
-    let mut config = ReportConfig::preset(Scale::Quick);
-    config
-        .normalizers
-        .retain(|e| e.label == "none" || e.label == "BatchNorm");
-    config.seeds = 2;
-    config.train.steps = 12;
-    config.probe_steps = vec![0, 6];
-    config
-}
-
 #[test]
 fn an_interrupted_run_resumes_without_redoing_finished_units() {
     let _rng = common::backend_rng();
     let device = Device::ndarray();
     let out = temp_dir("resume");
-    let config = two_normalizers();
+    let config = common::two_normalizer_report();
     let first = report::run(&config, &device, "ndarray", &out, false, &Silent).unwrap();
     let units = out.join("units");
     let modified = |name: &str| {

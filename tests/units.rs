@@ -11,7 +11,7 @@ use std::process::Command;
 
 use burn::tensor::Device;
 use normscope::analysis::AnalysisError;
-use normscope::analysis::report::{self, ReportConfig, Scale, Silent, UnitKind};
+use normscope::analysis::report::{self, ReportConfig, Silent, UnitKind};
 
 const NORMSCOPE: &str = env!("CARGO_BIN_EXE_normscope");
 
@@ -22,12 +22,7 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn small() -> ReportConfig {
-    let mut config = ReportConfig::preset(Scale::Quick);
-    config
-        .normalizers
-        .retain(|e| e.label == "none" || e.label == "BatchNorm");
-    config.seeds = 2;
-    config.train.steps = 12;
+    let mut config = common::two_normalizer_report();
     // One unit of each sweep.
     let iv = &mut config.interventions;
     iv.learning_rates = vec![0.05];
@@ -36,7 +31,6 @@ fn small() -> ReportConfig {
     iv.seeds = 1;
     iv.lr_normalizers.retain(|e| e.label == "BatchNorm");
     iv.depth_normalizers.retain(|e| e.label == "none");
-    config.probe_steps = vec![0, 6];
     config
 }
 

@@ -72,3 +72,17 @@ pub fn devices() -> Vec<(&'static str, Device)> {
 pub fn wgpu_device() -> Device {
     Device::wgpu(Default::default())
 }
+
+/// The quick preset cut to two normalizers (none, BatchNorm), two seeds and 12 steps with
+/// probes at steps 0 and 6: a whole `why_batchnorm` run in seconds.
+pub fn two_normalizer_report() -> normscope::analysis::report::ReportConfig {
+    use normscope::analysis::report::{ReportConfig, Scale};
+    let mut config = ReportConfig::preset(Scale::Quick);
+    config
+        .normalizers
+        .retain(|e| e.label == "none" || e.label == "BatchNorm");
+    config.seeds = 2;
+    config.train.steps = 12;
+    config.probe_steps = vec![0, 6];
+    config
+}

@@ -255,6 +255,16 @@ pub fn effective_rank_figure(points: &[RankPoint], batch_size: usize) -> Figure 
     )
 }
 
+/// A point's key columns, in table and CSV: norm, activation, width, depth.
+fn key(p: &RankPoint) -> Vec<String> {
+    vec![
+        p.norm.clone(),
+        p.activation.name().into(),
+        p.width.to_string(),
+        p.depth.to_string(),
+    ]
+}
+
 impl Results for RankCollapseResults {
     fn section(&self) -> Section {
         let config = &self.config;
@@ -273,16 +283,14 @@ impl Results for RankCollapseResults {
                 .iter()
                 .filter(|p| p.depth.is_power_of_two() || p.depth == config.max_depth),
             |p| {
-                vec![
-                    p.norm.clone(),
-                    p.activation.name().into(),
-                    p.width.to_string(),
-                    p.depth.to_string(),
+                let mut row = key(p);
+                row.extend([
                     p.numerical_rank.show(1),
                     p.stable_rank.show(2),
                     p.effective_rank.show(2),
                     p.orthogonality_gap.show(3),
-                ]
+                ]);
+                row
             },
         );
         RankCollapseConfig::new_section("Rank collapse with depth")
@@ -339,17 +347,15 @@ impl Results for RankCollapseResults {
             ],
             &self.points,
             |p| {
-                vec![
-                    p.norm.clone(),
-                    p.activation.name().into(),
-                    p.width.to_string(),
-                    p.depth.to_string(),
+                let mut row = key(p);
+                row.extend([
                     p.numerical_rank.mean.to_string(),
                     p.stable_rank.mean.to_string(),
                     p.stable_rank.std.to_string(),
                     p.effective_rank.mean.to_string(),
                     p.orthogonality_gap.mean.to_string(),
-                ]
+                ]);
+                row
             },
         )
     }

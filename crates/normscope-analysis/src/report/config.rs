@@ -120,13 +120,7 @@ impl InterventionConfig {
         let depth_normalizers = vec![
             none.clone(),
             bn.clone(),
-            Entry {
-                label: roles::SKIP_INIT.into(),
-                norm: NormConfig::Identity,
-                residual: skip_init(),
-                init: None,
-                control: false,
-            },
+            skip_init_entry(),
             Entry {
                 init: Some(Init::DeltaOrthogonal),
                 ..Entry::new(roles::ORTHOGONAL, NormConfig::Identity)
@@ -200,6 +194,17 @@ pub fn skip_init() -> Residual {
     }
 }
 
+/// The battery's SkipInit arm: no normalizer, [`skip_init`] residuals.
+fn skip_init_entry() -> Entry {
+    Entry {
+        label: roles::SKIP_INIT.into(),
+        norm: NormConfig::Identity,
+        residual: skip_init(),
+        init: None,
+        control: false,
+    }
+}
+
 /// The eleven normalizers of the default battery.
 pub fn default_normalizers() -> Vec<Entry> {
     vec![
@@ -234,13 +239,7 @@ pub fn default_normalizers() -> Vec<Entry> {
             "l1-BatchNorm",
             NormConfig::LpBatchNorm(LpBatchNormConfig::new().with_p(LpOrder::L1)),
         ),
-        Entry {
-            label: roles::SKIP_INIT.into(),
-            norm: NormConfig::Identity,
-            residual: skip_init(),
-            init: None,
-            control: false,
-        },
+        skip_init_entry(),
     ]
 }
 

@@ -9,7 +9,7 @@ use core::mem::MaybeUninit;
 #[cfg(target_arch = "x86_64")]
 use crate::avx2;
 use crate::real::Real;
-use crate::simd::{has_avx2, multiversion};
+use crate::simd::multiversion;
 
 /// Independent accumulators per reduction.
 pub(crate) const LANES: usize = 16;
@@ -17,6 +17,7 @@ pub(crate) const LANES: usize = 16;
 pub(crate) const BLOCK: usize = 2048;
 
 /// `xs` as f32, when `T` is f32 (the reductions' AVX2 path is written for f32).
+#[cfg(target_arch = "x86_64")]
 #[inline]
 fn f32s<T: Real>(xs: &[T]) -> Option<&[f32]> {
     (core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>()).then(|| {
@@ -26,6 +27,7 @@ fn f32s<T: Real>(xs: &[T]) -> Option<&[f32]> {
 }
 
 /// An f32 value as f32 (exact).
+#[cfg(target_arch = "x86_64")]
 #[inline]
 fn f32_of<T: Real>(v: T) -> f32 {
     v.to_f64() as f32
@@ -37,7 +39,7 @@ fn f32_of<T: Real>(v: T) -> f32 {
 pub fn shifted_moments<T: Real>(xs: &[T], pivot: T) -> (f64, f64) {
     #[cfg(target_arch = "x86_64")]
     if let Some(xs) = f32s(xs)
-        && has_avx2()
+        && crate::simd::has_avx2()
     {
         // SAFETY: the CPU runs AVX2 (checked in the condition).
         return unsafe { avx2::shifted_moments(xs, f32_of(pivot)) };
@@ -50,7 +52,7 @@ pub fn shifted_moments<T: Real>(xs: &[T], pivot: T) -> (f64, f64) {
 pub fn grad_sums<T: Real>(g: &[T], xs: &[T], m: T) -> (f64, f64) {
     #[cfg(target_arch = "x86_64")]
     if let (Some(g), Some(xs)) = (f32s(g), f32s(xs))
-        && has_avx2()
+        && crate::simd::has_avx2()
     {
         // SAFETY: the CPU runs AVX2 (checked in the condition).
         return unsafe { avx2::grad_sums(g, xs, f32_of(m)) };
@@ -63,7 +65,7 @@ pub fn grad_sums<T: Real>(g: &[T], xs: &[T], m: T) -> (f64, f64) {
 pub fn weighted_grad_sums<T: Real>(g: &[T], xs: &[T], w: &[T], m: T) -> (f64, f64) {
     #[cfg(target_arch = "x86_64")]
     if let (Some(g), Some(xs), Some(w)) = (f32s(g), f32s(xs), f32s(w))
-        && has_avx2()
+        && crate::simd::has_avx2()
     {
         // SAFETY: the CPU runs AVX2 (checked in the condition).
         return unsafe { avx2::weighted_grad_sums(g, xs, w, f32_of(m)) };
@@ -251,7 +253,7 @@ mod tests {
 
     #[test]
     fn the_simd_reductions_give_the_bits_of_the_plain_ones() {
-        if !has_avx2() {
+        if !crate::simd::has_avx2() {
             eprintln!("SKIPPED: this CPU has no AVX2, only the plain path runs");
             return;
         }

@@ -93,8 +93,8 @@ fn main() -> Result<()> {
         let window = |c: &[f64]| c.get(start..end.min(c.len())).map(mean).unwrap_or(f64::NAN);
         println!(
             "{end:>6}  {:>14.4}  {:>14.4}",
-            window(&curves[0].losses),
-            window(&curves[1].losses)
+            window(&curves[0].run.losses),
+            window(&curves[1].run.losses)
         );
     }
     Ok(())

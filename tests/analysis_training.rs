@@ -16,8 +16,9 @@ use normscope::analysis::experiments::training::Setup;
 use normscope::analysis::metrics::gradient_predictiveness::{default_multiples, landscape};
 use normscope::analysis::metrics::hessian::{hessian_vector, hutchinson_trace, top_eigenvalue};
 use normscope::analysis::metrics::internal_covariate_shift::internal_covariate_shift;
-use normscope::analysis::metrics::lr_range::{LrOutcome, steps_to_target};
+use normscope::analysis::metrics::lr_range::LrOutcome;
 use normscope::analysis::models::{MlpConfig, NetworkConfig, ParamLayout, ResNetConfig};
+use normscope::analysis::train::outcome::steps_to_target;
 use normscope::analysis::train::{
     BatchObjective, Objective, Quadratic, TrainConfig, Trainer, norm,
 };

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod models;
 pub mod output;
 pub mod report;
+pub mod stats;
 pub mod train;
 
 pub use error::AnalysisError;

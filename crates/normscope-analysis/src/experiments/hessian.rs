@@ -115,22 +115,16 @@ impl Experiment for HessianConfig {
                 let seed = train_config.seed;
                 let mut trainer = Trainer::new(network, train_config, device)?;
                 'phases: for phase in 0..2 {
-                    if phase == 1 {
-                        while trainer.step < self.setup.train.steps {
-                            match trainer.train_step(&train) {
-                                Ok(_) => {}
-                                Err(AnalysisError::Diverged { step, .. }) => {
-                                    diverged.push(DivergedRun {
-                                        norm: label.to_string(),
-                                        seed,
-                                        step,
-                                    });
-                                    bar.inc(2);
-                                    break 'phases;
-                                }
-                                Err(error) => return Err(error),
-                            }
-                        }
+                    if phase == 1
+                        && let Some(step) = trainer.run(&train, &mut ())?.diverged_at
+                    {
+                        diverged.push(DivergedRun {
+                            norm: label.to_string(),
+                            seed,
+                            step,
+                        });
+                        bar.inc(2);
+                        break 'phases;
                     }
                     for mode in [Mode::Train, Mode::Eval] {
                         bar.set_message(format!("{label} step {} {mode:?}", trainer.step));

@@ -11,8 +11,13 @@ use super::{
     Csv, Experiment, Points, Results, at_least, check_norms, check_training, labels_in, not_empty,
 };
 use crate::AnalysisError;
-use crate::metrics::lr_range::{LrOutcome, largest_stable, run_outcome};
+use crate::metrics::lr_range::{LrOutcome, LrSummary, Stability, largest_stable};
 use crate::output::{Chart, Figure, Section, Series, Table};
+
+/// What this example calls a stable learning rate: within 2× of the best final loss of the grid,
+/// no run diverged. The report uses [`Stability::BelowChance`] instead, since its grid is judged
+/// for whether a network learns at all (`docs/metrics.md`, "Learning-rate range").
+pub const STABILITY: Stability = Stability::WithinFactorOfBest(2.0);
 
 /// The experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,19 +98,14 @@ impl Experiment for LrRangeConfig {
                         device,
                         |_| Ok(()),
                     )?;
-                    let diverged = curves.diverged_at.is_some();
-                    let (final_loss, steps_to_target) =
-                        run_outcome(&curves.losses, diverged, self.target_loss, self.window);
                     points.push(LrPoint {
                         norm: norm.label(),
                         seed,
-                        outcome: LrOutcome {
+                        outcome: LrOutcome::new(
                             lr,
-                            final_loss,
-                            diverged,
-                            steps_to_target,
-                        },
-                        losses: curves.losses,
+                            curves.run.outcome(self.target_loss, self.window),
+                        ),
+                        losses: curves.run.losses,
                     });
                     bar.inc(1);
                 }
@@ -171,10 +171,11 @@ impl Results for LrRangeResults {
                 ]);
             }
             stable.push(format!(
-                "{label}: largest learning rate within 2× of the best final loss: {}.",
-                largest_stable(&outcomes, 2.0)
+                "{label}: largest stable learning rate ({}): {}.",
+                STABILITY.describe(),
+                largest_stable(&LrSummary::of(&outcomes), STABILITY)
                     .map(|lr| lr.to_string())
-                    .unwrap_or_else(|| "none (every run diverged)".into())
+                    .unwrap_or_else(|| "none".into())
             ));
             chart.push(Series::line(
                 label,

@@ -210,19 +210,6 @@ impl Trainer {
         self.step_on(x, y)
     }
 
-    /// Trains until `config.steps`; `on_step(trainer)` runs after every step (progress, metrics).
-    pub fn run(
-        &mut self,
-        data: &Dataset,
-        mut on_step: impl FnMut(&mut Trainer) -> Result<(), AnalysisError>,
-    ) -> Result<(), AnalysisError> {
-        while self.step < self.config.steps {
-            self.train_step(data)?;
-            on_step(self)?;
-        }
-        Ok(())
-    }
-
     /// Re-estimates the running statistics at the current weights: `batches` train-mode forwards
     /// over the next training batches of `data`, no step taken, so every running mean and
     /// variance becomes an average over those batches (momentum `m`, weight `(1 − m)^k` left on

@@ -1,0 +1,388 @@
+//! The statistics every experiment and the report share, in one place: summaries over seeds
+//! ([`Stat`]), means with a stated NaN policy, quantiles, the stratified percentile bootstrap,
+//! Spearman's ρ with its permutation p-value, Cohen's d, and [`Estimate`] — a value with its
+//! 95% interval and one way to print it.
+//!
+//! NaN policy: [`mean`] propagates non-finite values (a diverged run makes the mean NaN, which is
+//! what a caller that must not hide one wants); [`finite_mean`] drops them (a summary of what
+//! finished). [`bootstrap`] and [`Stat::of_finite`] drop them too and say so.
+
+use std::fmt;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+/// Bootstrap resamples of an interval.
+pub const BOOTSTRAP_RESAMPLES: usize = 4000;
+/// Random permutations of a correlation's p-value (exact enumeration below 8 values).
+pub const PERMUTATIONS: usize = 20_000;
+/// Two-sided level of every interval and test.
+pub const ALPHA: f64 = 0.05;
+/// Fewest values per group for a bootstrap interval.
+pub const MIN_SEEDS: usize = 2;
+
+/// Mean, standard deviation (n − 1), minimum and maximum of a sample.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Stat {
+    /// Mean.
+    pub mean: f64,
+    /// Sample standard deviation (0 for one value).
+    pub std: f64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+    /// Number of values.
+    pub n: usize,
+}
+
+impl Stat {
+    /// The summary of `values` (NaN fields when empty; non-finite values propagate).
+    pub fn of(values: &[f64]) -> Stat {
+        let n = values.len();
+        if n == 0 {
+            return Stat {
+                mean: f64::NAN,
+                std: f64::NAN,
+                min: f64::NAN,
+                max: f64::NAN,
+                n,
+            };
+        }
+        let mean = mean(values);
+        let std = if n > 1 {
+            (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        } else {
+            0.0
+        };
+        Stat {
+            mean,
+            std,
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            n,
+        }
+    }
+
+    /// The summary of the finite values among `values` (`n` counts only those).
+    pub fn of_finite(values: impl IntoIterator<Item = f64>) -> Stat {
+        Stat::of(&finite(values))
+    }
+
+    /// `mean ± std` with `digits` decimals; the mean alone for one value, `—` for none (or a
+    /// non-finite mean).
+    pub fn show(&self, digits: usize) -> String {
+        if self.n == 0 || !self.mean.is_finite() {
+            "—".into()
+        } else if self.n > 1 {
+            format!("{:.digits$} ± {:.digits$}", self.mean, self.std)
+        } else {
+            format!("{:.digits$}", self.mean)
+        }
+    }
+
+    /// `(mean − std, mean + std)`: the band a plot of means draws (the mean twice for one value).
+    pub fn band(&self) -> (f64, f64) {
+        let s = if self.n > 1 { self.std } else { 0.0 };
+        (self.mean - s, self.mean + s)
+    }
+}
+
+/// The finite values of `values`.
+pub fn finite(values: impl IntoIterator<Item = f64>) -> Vec<f64> {
+    values.into_iter().filter(|v| v.is_finite()).collect()
+}
+
+/// The arithmetic mean; NaN for no values, and non-finite values propagate.
+pub fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        f64::NAN
+    } else {
+        values.iter().sum::<f64>() / values.len() as f64
+    }
+}
+
+/// The mean of the finite values (NaN when there are none).
+pub fn finite_mean(values: &[f64]) -> f64 {
+    mean(&finite(values.iter().copied()))
+}
+
+/// The `q`-quantile of sorted values (linear interpolation).
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+/// A statistic with its 95% interval (NaN ends when there is none).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// The statistic.
+    pub value: f64,
+    /// Its 2.5% and 97.5% ends (NaN when there is no interval).
+    pub ci: (f64, f64),
+}
+
+impl Estimate {
+    /// A value without an interval.
+    pub fn point(value: f64) -> Estimate {
+        Estimate {
+            value,
+            ci: (f64::NAN, f64::NAN),
+        }
+    }
+
+    /// Whether there is an interval.
+    pub fn has_interval(&self) -> bool {
+        self.ci.0.is_finite() && self.ci.1.is_finite()
+    }
+}
+
+/// `0.42 [0.35, 0.48]`, or `0.42` without an interval, `—` for a NaN value; the formatter's
+/// precision (`{:.3}`) applies to all three numbers (default 2).
+impl fmt::Display for Estimate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = f.precision().unwrap_or(2);
+        if self.value.is_nan() {
+            f.write_str("—")
+        } else if self.has_interval() {
+            write!(
+                f,
+                "{:.digits$} [{:.digits$}, {:.digits$}]",
+                self.value, self.ci.0, self.ci.1
+            )
+        } else {
+            write!(f, "{:.digits$}", self.value)
+        }
+    }
+}
+
+/// `statistic(means of groups)` and its percentile-bootstrap interval: each resample draws every
+/// group's values (seeds) with replacement, independently (stratified; seeded, so
+/// reproducible). Non-finite values are dropped first; resamples where the statistic is NaN
+/// are left out; no interval below [`MIN_SEEDS`] values in some group.
+pub fn bootstrap(groups: &[&[f64]], statistic: impl Fn(&[f64]) -> f64, seed: u64) -> Estimate {
+    let groups: Vec<Vec<f64>> = groups.iter().map(|g| finite(g.iter().copied())).collect();
+    let value = if groups.iter().any(|g| g.is_empty()) {
+        f64::NAN
+    } else {
+        statistic(&groups.iter().map(|g| mean(g)).collect::<Vec<_>>())
+    };
+    if groups.iter().any(|g| g.len() < MIN_SEEDS) {
+        return Estimate::point(value);
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut means = vec![0.0; groups.len()];
+    let mut values: Vec<f64> = Vec::with_capacity(BOOTSTRAP_RESAMPLES);
+    for _ in 0..BOOTSTRAP_RESAMPLES {
+        for (m, g) in means.iter_mut().zip(&groups) {
+            *m = (0..g.len())
+                .map(|_| g[rng.random_range(0..g.len())])
+                .sum::<f64>()
+                / g.len() as f64;
+        }
+        let v = statistic(&means);
+        if !v.is_nan() {
+            values.push(v);
+        }
+    }
+    if values.is_empty() {
+        return Estimate::point(value);
+    }
+    values.sort_by(f64::total_cmp);
+    Estimate {
+        value,
+        ci: (
+            quantile(&values, ALPHA / 2.0),
+            quantile(&values, 1.0 - ALPHA / 2.0),
+        ),
+    }
+}
+
+/// `mean(a)/mean(b)` with its stratified bootstrap interval.
+pub fn bootstrap_ratio(a: &[f64], b: &[f64], seed: u64) -> Estimate {
+    bootstrap(&[a, b], |m| m[0] / m[1], seed)
+}
+
+/// Cohen's d of `a` against `b`, with the pooled standard deviation (NaN below two values per
+/// side).
+pub fn cohens_d(a: &Stat, b: &Stat) -> f64 {
+    let pooled = (((a.n as f64 - 1.0) * a.std.powi(2) + (b.n as f64 - 1.0) * b.std.powi(2))
+        / (a.n as f64 + b.n as f64 - 2.0))
+        .sqrt();
+    (a.mean - b.mean) / pooled
+}
+
+/// Average ranks (ties share their mean rank); non-finite values rank last.
+pub fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    let key = |v: f64| if v.is_finite() { v } else { f64::INFINITY };
+    order.sort_by(|&a, &b| key(values[a]).total_cmp(&key(values[b])));
+    let mut ranks = vec![0.0; values.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && key(values[order[j + 1]]) == key(values[order[i]]) {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            ranks[k] = rank;
+        }
+        i = j + 1;
+    }
+    ranks
+}
+
+/// Spearman's rank correlation (NaN when either side has no spread).
+pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    let (ra, rb) = (ranks(a), ranks(b));
+    let (ma, mb) = (mean(&ra), mean(&rb));
+    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = ra.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = rb.iter().map(|y| (y - mb).powi(2)).sum();
+    if va == 0.0 || vb == 0.0 {
+        f64::NAN
+    } else {
+        cov / (va * vb).sqrt()
+    }
+}
+
+/// Two-sided permutation p-value of Spearman's ρ between `a` and `b`: the share of orderings of
+/// `b` whose |ρ| reaches the observed one (every ordering below 8 values, else
+/// [`PERMUTATIONS`] random ones, counting the observed one, so p is never 0).
+pub fn permutation_p(a: &[f64], b: &[f64], seed: u64) -> f64 {
+    let observed = spearman(a, b);
+    if !observed.is_finite() {
+        return f64::NAN;
+    }
+    let reaches = |perm: &[f64]| spearman(a, perm).abs() >= observed.abs() - 1e-12;
+    let n = b.len();
+    if n < 8 {
+        let (mut hits, mut total) = (0usize, 0usize);
+        let mut perm = b.to_vec();
+        heap_permutations(&mut perm, n, &mut |p| {
+            total += 1;
+            hits += reaches(p) as usize;
+        });
+        return hits as f64 / total as f64;
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut perm = b.to_vec();
+    let mut hits = 1usize;
+    for _ in 0..PERMUTATIONS {
+        for i in (1..n).rev() {
+            perm.swap(i, rng.random_range(0..=i));
+        }
+        hits += reaches(&perm) as usize;
+    }
+    hits as f64 / (PERMUTATIONS + 1) as f64
+}
+
+/// Heap's algorithm: calls `visit` on every ordering of `v[..k]`.
+fn heap_permutations(v: &mut [f64], k: usize, visit: &mut dyn FnMut(&[f64])) {
+    if k <= 1 {
+        visit(v);
+        return;
+    }
+    for i in 0..k - 1 {
+        heap_permutations(v, k - 1, visit);
+        if k.is_multiple_of(2) {
+            v.swap(i, k - 1);
+        } else {
+            v.swap(0, k - 1);
+        }
+    }
+    heap_permutations(v, k - 1, visit);
+}
+
+/// 64-bit FNV-1a of `bytes`: the configuration's fingerprint and the fixed seeds of the
+/// resamplings are both derived from text with it.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bootstrap_interval_covers_the_ratio_and_separates_only_separated_groups() {
+        // Clearly separated seeds: the interval excludes 1.
+        let r = bootstrap_ratio(&[0.40, 0.42, 0.44], &[1.00, 1.05, 0.95], 1);
+        assert!((r.value - 0.42).abs() < 1e-12);
+        assert!(r.ci.0 <= r.value && r.value <= r.ci.1, "{r:?}");
+        // The extreme resamples bound the interval: min(a)/max(b), max(a)/min(b).
+        assert!(
+            r.ci.0 >= 0.40 / 1.05 - 1e-12 && r.ci.1 <= 0.44 / 0.95 + 1e-12,
+            "{r:?}"
+        );
+        assert!(r.ci.1 < 1.0);
+        // Overlapping seeds: the interval contains 1.
+        let r = bootstrap_ratio(&[0.8, 1.3, 1.0], &[1.2, 0.7, 1.0], 1);
+        assert!(r.ci.0 < 1.0 && r.ci.1 > 1.0, "{r:?}");
+        // One seed: no interval.
+        let r = bootstrap_ratio(&[0.4], &[1.0, 1.1], 1);
+        assert!(!r.has_interval() && r.ci.0.is_nan());
+    }
+
+    #[test]
+    fn the_permutation_p_value_matches_the_exact_null_distribution() {
+        // A perfect ranking of 5: only the identity and the reversal reach |ρ| = 1, p = 2/120.
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let p = permutation_p(&a, &[10.0, 20.0, 30.0, 40.0, 50.0], 0);
+        assert!((p - 2.0 / 120.0).abs() < 1e-12, "{p}");
+        // 10 values, random permutations: a perfect ranking has p ≈ 2/10! → the floor 1/(N+1).
+        let a: Vec<f64> = (0..10).map(|i| i as f64).collect();
+        let p = permutation_p(&a, &a, 0);
+        assert!(p < 1e-3, "{p}");
+        // ρ = 0 exactly: every ordering reaches it, p = 1.
+        let p = permutation_p(&[1.0, 2.0, 3.0, 4.0], &[2.0, 4.0, 1.0, 3.0], 0);
+        assert!(spearman(&[1.0, 2.0, 3.0, 4.0], &[2.0, 4.0, 1.0, 3.0]).abs() < 1e-12);
+        assert!((p - 1.0).abs() < 1e-12, "{p}");
+        // A weak correlation over 10 is not significant.
+        let b = [3.0, 1.0, 4.0, 1.5, 5.0, 9.0, 2.0, 6.0, 5.5, 3.5];
+        assert!(permutation_p(&a, &b, 0) > ALPHA);
+    }
+
+    #[test]
+    fn ranks_share_ties_and_put_non_finite_values_last() {
+        assert_eq!(
+            ranks(&[3.0, f64::NAN, 1.0, 3.0, f64::INFINITY]),
+            vec![2.5, 4.5, 1.0, 2.5, 4.5]
+        );
+        assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+        assert!(spearman(&[1.0, 1.0, 1.0], &[3.0, 2.0, 1.0]).is_nan());
+    }
+
+    #[test]
+    fn the_two_means_state_their_nan_policy_and_an_estimate_prints_one_way() {
+        let v = [1.0, f64::NAN, 3.0];
+        assert!(mean(&v).is_nan());
+        assert_eq!(finite_mean(&v), 2.0);
+        assert!(finite_mean(&[f64::NAN]).is_nan());
+        let s = Stat::of(&[1.0, 3.0]);
+        assert_eq!((s.mean, s.min, s.max, s.n), (2.0, 1.0, 3.0, 2));
+        assert!((s.std - 2f64.sqrt()).abs() < 1e-12);
+        assert_eq!(Stat::of(&[0.5]).show(3), "0.500");
+        assert_eq!(Stat::of(&[]).show(3), "—");
+        assert_eq!(Stat::of_finite([1.0, f64::NAN]).n, 1);
+        let e = Estimate {
+            value: 0.4213,
+            ci: (0.35, 0.48),
+        };
+        assert_eq!(format!("{e}"), "0.42 [0.35, 0.48]");
+        assert_eq!(format!("{e:.3}"), "0.421 [0.350, 0.480]");
+        assert_eq!(format!("{:.1}", Estimate::point(2.0)), "2.0");
+        assert_eq!(format!("{}", Estimate::point(f64::NAN)), "—");
+        assert!(
+            (cohens_d(&Stat::of(&[1.0, 3.0]), &Stat::of(&[0.0, 2.0])) - 1.0 / 2f64.sqrt()).abs()
+                < 1e-12
+        );
+        // FNV-1a's published test vector.
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

@@ -146,23 +146,34 @@ fn steps_of(points: &[LandscapePoint]) -> Vec<usize> {
 /// Per normalizer, `f` of the landscape at each probe step (mean over seeds), against step + 1
 /// on a log axis.
 fn probe_chart(chart: Chart, points: &[LandscapePoint], f: fn(&Landscape) -> f64) -> Chart {
-    let mut chart = chart.log_x().log_y();
     let steps = steps_of(points);
+    let mut chart = chart
+        .log_x()
+        .log_y()
+        .integer_x()
+        .with_x_ticks(steps.iter().map(|&s| s as f64 + 1.0).collect());
     for label in labels_in(points, |p| p.norm.as_str()) {
-        chart.push(Series::line(
-            label,
-            steps
-                .iter()
-                .filter_map(|&step| {
-                    let v: Vec<f64> = points
-                        .iter()
-                        .filter(|p| p.norm == label && p.step == step)
-                        .map(|p| f(&p.landscape))
-                        .collect();
-                    (!v.is_empty()).then(|| (step as f64 + 1.0, Stat::of(&v).mean))
-                })
-                .collect(),
-        ));
+        let at: Vec<(f64, Stat)> = steps
+            .iter()
+            .filter_map(|&step| {
+                let v: Vec<f64> = points
+                    .iter()
+                    .filter(|p| p.norm == label && p.step == step)
+                    .map(|p| f(&p.landscape))
+                    .collect();
+                (!v.is_empty()).then(|| (step as f64 + 1.0, Stat::of(&v)))
+            })
+            .collect();
+        chart.push(
+            Series::line(label, at.iter().map(|(x, s)| (*x, s.mean)).collect()).with_y_errors(
+                at.iter()
+                    .map(|(x, s)| {
+                        let (lo, hi) = s.band();
+                        (*x, lo, hi)
+                    })
+                    .collect(),
+            ),
+        );
     }
     chart
 }
@@ -172,7 +183,7 @@ fn probe_chart(chart: Chart, points: &[LandscapePoint], f: fn(&Landscape) -> f64
 pub fn beta_figure(points: &[LandscapePoint]) -> Figure {
     Figure::new(
         "beta_smoothness",
-        "Effective β-smoothness along the gradient at each probe step (mean over seeds; step + 1 on a log axis).",
+        "Effective β-smoothness along the gradient at each probe step (mean ± std over seeds; step + 1 on a log axis).",
         probe_chart(
             Chart::new(
                 "Effective β-smoothness at the probe steps",

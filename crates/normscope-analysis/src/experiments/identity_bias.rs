@@ -207,7 +207,8 @@ impl Experiment for IdentityBiasConfig {
 }
 
 /// One curve per variant of `stat` against the block, with its band over seeds.
-fn block_chart(mut chart: Chart, points: &[BlockPoint], stat: fn(&BlockPoint) -> Stat) -> Chart {
+fn block_chart(chart: Chart, points: &[BlockPoint], stat: fn(&BlockPoint) -> Stat) -> Chart {
+    let mut chart = chart.integer_x();
     for variant in labels_in(points, |p| p.variant.as_str()) {
         let series: Vec<&BlockPoint> = points.iter().filter(|p| p.variant == variant).collect();
         chart.push(stat_series(variant, &series, |p| p.block as f64, stat));

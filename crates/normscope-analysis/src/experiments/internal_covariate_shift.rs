@@ -202,26 +202,38 @@ pub fn shift_by_layer_figure(shifts: &[ShiftPoint]) -> Figure {
         "Relative gradient shift ‖G − G′‖/‖G‖ by layer",
         "weight layer",
         "shift",
-    );
+    )
+    .integer_x();
     for label in labels_in(shifts, |p| p.norm.as_str()) {
         let points: Vec<&ShiftPoint> = shifts.iter().filter(|p| p.norm == label).collect();
         let layers = points.first().map(|p| p.layers.len()).unwrap_or(0);
-        chart.push(Series::line(
-            label,
-            (0..layers)
-                .map(|l| {
-                    let v: Vec<f64> = points
-                        .iter()
-                        .map(|p| p.layers[l].l2 / p.layers[l].grad_norm.max(1e-30))
-                        .collect();
-                    (l as f64, v.iter().sum::<f64>() / v.len().max(1) as f64)
-                })
-                .collect(),
-        ));
+        let mut seeds: Vec<u64> = points.iter().map(|p| p.seed).collect();
+        seeds.sort_unstable();
+        seeds.dedup();
+        // Per layer: each seed's mean over its probe steps, then the spread over seeds.
+        let per_layer: Vec<(f64, Stat)> = (0..layers)
+            .map(|l| {
+                let per_seed: Vec<f64> = seeds
+                    .iter()
+                    .map(|&seed| {
+                        crate::stats::finite_mean(
+                            &points
+                                .iter()
+                                .filter(|p| p.seed == seed && l < p.layers.len())
+                                .map(|p| p.layers[l].l2 / p.layers[l].grad_norm.max(1e-30))
+                                .collect::<Vec<_>>(),
+                        )
+                    })
+                    .collect();
+                (l as f64, Stat::of_finite(per_seed))
+            })
+            .collect();
+        let refs: Vec<&(f64, Stat)> = per_layer.iter().collect();
+        chart.push(super::stat_series(label, &refs, |p| p.0, |p| p.1));
     }
     Figure::new(
         "covariate_shift_by_layer",
-        "Santurkar et al.'s Definition 2.1 per weight layer, averaged over probe steps and seeds.",
+        "Santurkar et al.'s Definition 2.1 (relative) per weight layer: mean over probe steps, mean ± std over seeds.",
         chart,
     )
 }

@@ -21,10 +21,9 @@ pub mod lr_range;
 pub mod noisy_batchnorm;
 pub mod rank_collapse;
 pub mod sample_similarity;
-mod stats;
 pub mod training;
 
-pub use stats::Stat;
+pub use crate::stats::Stat;
 
 use burn::tensor::{Device, Distribution, Tensor};
 use indicatif::ProgressBar;
@@ -210,23 +209,28 @@ pub fn no_progress() -> indicatif::ProgressBar {
     indicatif::ProgressBar::hidden()
 }
 
-/// `f` of each point, over its band `mean ± std`: a series with its shaded band.
+/// `f` of each point with its spread `mean ± std` over seeds: a shaded band along a long series,
+/// error bars on a short one (at most 8 points).
 pub(crate) fn stat_series<P>(
     name: impl Into<String>,
     points: &[&P],
     x: impl Fn(&P) -> f64,
     stat: impl Fn(&P) -> Stat,
 ) -> crate::output::Series {
-    crate::output::Series::line(name, points.iter().map(|p| (x(p), stat(p).mean)).collect())
-        .with_band(
-            points
-                .iter()
-                .map(|p| {
-                    let s = stat(p);
-                    (x(p), s.mean - s.std, s.mean + s.std)
-                })
-                .collect(),
-        )
+    let spread: Vec<(f64, f64, f64)> = points
+        .iter()
+        .map(|p| {
+            let (lo, hi) = stat(p).band();
+            (x(p), lo, hi)
+        })
+        .collect();
+    let series =
+        crate::output::Series::line(name, points.iter().map(|p| (x(p), stat(p).mean)).collect());
+    if points.len() > 8 {
+        series.with_band(spread)
+    } else {
+        series.with_y_errors(spread)
+    }
 }
 
 /// The labels in `items`, each once, in order of first appearance.

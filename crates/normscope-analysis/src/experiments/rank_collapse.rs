@@ -201,10 +201,17 @@ fn series_name(points: &[RankPoint], p: &RankPoint) -> String {
 
 /// One curve per (normalizer, activation, width) of `stat` against the depth, with its band.
 fn depth_chart(
-    mut chart: Chart,
+    chart: Chart,
     points: &[RankPoint],
     stat: impl Fn(&RankPoint) -> Stat + Copy,
 ) -> Chart {
+    let mut depths: Vec<f64> = points.iter().map(|p| p.depth as f64).collect();
+    depths.sort_by(f64::total_cmp);
+    depths.dedup();
+    let mut chart = chart.integer_x();
+    if depths.len() <= 8 {
+        chart = chart.with_x_ticks(depths);
+    }
     let mut keys: Vec<(&str, Activation, usize)> = vec![];
     for p in points {
         let key = (p.norm.as_str(), p.activation, p.width);

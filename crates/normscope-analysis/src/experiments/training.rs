@@ -11,7 +11,7 @@ use crate::AnalysisError;
 use crate::data::{DataSource, Dataset};
 use crate::models::{NetworkConfig, VggConfig};
 use crate::output::{Chart, Figure, Series};
-use crate::train::{TrainConfig, Trainer};
+use crate::train::{AfterEach, Outcome, RunRecord, TrainConfig, Trainer};
 
 /// The network, data and optimizer of a training experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,12 +89,11 @@ pub struct Curves {
     pub norm: String,
     /// Seed.
     pub seed: u64,
-    /// Training loss per step.
-    pub losses: Vec<f64>,
+    /// Training loss per step and the step at which the run diverged, if it did.
+    #[serde(flatten)]
+    pub run: RunRecord,
     /// `(step, test loss, test accuracy)` in eval mode.
     pub test: Vec<(usize, f64, f64)>,
-    /// The step at which the run diverged, if it did.
-    pub diverged_at: Option<usize>,
 }
 
 /// Trains `network` for `config.steps` steps, evaluating on `test` every `eval_every` steps (and
@@ -111,74 +110,95 @@ pub fn train_curves(
     mut on_step: impl FnMut(&mut Trainer) -> Result<(), AnalysisError>,
 ) -> Result<Curves, AnalysisError> {
     let mut trainer = Trainer::new(network, config.clone(), device)?;
-    let mut curves = Curves {
+    let mut evaluations = vec![];
+    let run = trainer.run(
+        train,
+        &mut AfterEach(|trainer: &mut Trainer| {
+            on_step(trainer)?;
+            if eval_every > 0
+                && (trainer.step.is_multiple_of(eval_every) || trainer.step == config.steps)
+            {
+                let (loss, acc) = trainer.evaluate(test, Mode::Eval)?;
+                evaluations.push((trainer.step, loss, acc));
+            }
+            Ok(())
+        }),
+    )?;
+    Ok(Curves {
         norm: label.to_string(),
         seed: config.seed,
-        losses: vec![],
-        test: vec![],
-        diverged_at: None,
-    };
-    while trainer.step < config.steps {
-        match trainer.train_step(train) {
-            Ok(_) => {}
-            Err(AnalysisError::Diverged { step, .. }) => {
-                curves.diverged_at = Some(step);
-                break;
-            }
-            Err(e) => return Err(e),
-        }
-        on_step(&mut trainer)?;
-        if eval_every > 0 && (trainer.step % eval_every == 0 || trainer.step == config.steps) {
-            let (loss, acc) = trainer.evaluate(test, Mode::Eval)?;
-            curves.test.push((trainer.step, loss, acc));
-        }
-    }
-    curves.losses = trainer.losses.clone();
-    Ok(curves)
+        run,
+        test: evaluations,
+    })
 }
 
 /// The training-loss curves of several runs: per label, the mean over its runs of the running
-/// mean of the last `window` losses (a shorter window for the first steps), on a log axis.
+/// mean of the last `window` losses (a shorter window for the first steps), with the spread
+/// over seeds as a band, on a log axis; a run that diverged stops there, marked ×, and the mean
+/// goes on over the runs still training.
 pub fn loss_figure(title: &str, runs: &[Curves], window: usize) -> Figure {
-    let mut chart = Chart::new(title, "step", "training loss").log_y();
+    let mut chart = Chart::new(title, "step", "training loss")
+        .log_y()
+        .integer_x();
     for label in super::labels_in(runs, |r| r.norm.as_str()) {
         let group: Vec<&Curves> = runs.iter().filter(|r| r.norm == label).collect();
-        let len = group.iter().map(|r| r.losses.len()).min().unwrap_or(0);
-        let points = (0..len)
+        let len = group.iter().map(|r| r.run.losses.len()).max().unwrap_or(0);
+        let running = |r: &Curves, t: usize| {
+            let lo = t.saturating_sub(window.saturating_sub(1));
+            r.run.losses[lo..=t].iter().sum::<f64>() / (t - lo + 1) as f64
+        };
+        let at: Vec<(f64, Stat)> = (0..len)
             .map(|t| {
-                let lo = t.saturating_sub(window.saturating_sub(1));
-                let mean = group
+                let alive: Vec<f64> = group
                     .iter()
-                    .map(|r| r.losses[lo..=t].iter().sum::<f64>() / (t - lo + 1) as f64)
-                    .sum::<f64>()
-                    / group.len() as f64;
-                ((t + 1) as f64, mean)
+                    .filter(|r| t < r.run.losses.len())
+                    .map(|r| running(r, t))
+                    .collect();
+                ((t + 1) as f64, Stat::of(&alive))
             })
             .collect();
-        chart.push(Series::line(label, points));
+        let diverged: Vec<(f64, f64)> = group
+            .iter()
+            .filter(|r| r.run.diverged_at.is_some())
+            .map(|r| {
+                let t = r.run.losses.len();
+                let y = if t > 0 { running(r, t - 1) } else { f64::NAN };
+                (t.max(1) as f64, y)
+            })
+            .collect();
+        chart.push(
+            Series::line(label, at.iter().map(|(x, s)| (*x, s.mean)).collect())
+                .with_band(
+                    at.iter()
+                        .filter(|(_, s)| s.n > 1)
+                        .map(|(x, s)| {
+                            let (lo, hi) = s.band();
+                            (*x, lo, hi)
+                        })
+                        .collect(),
+                )
+                .with_diverged(diverged),
+        );
     }
     Figure::new(
         "training_loss",
-        format!("Training loss ({window}-step running mean, mean over seeds)."),
+        format!(
+            "Training loss ({window}-step running mean; mean ± std over seeds, × where a run diverged)."
+        ),
         chart,
     )
 }
 
-/// The mean training loss over the last `window` steps of each run of `label` (a summary over
-/// seeds), and the runs that diverged.
+/// The final training loss (mean of the last `window` steps) of the runs of `label` that did
+/// not diverge, summarised over seeds, and how many diverged.
 pub fn final_losses(runs: &[Curves], label: &str, window: usize) -> (Stat, usize) {
-    let group: Vec<&Curves> = runs.iter().filter(|r| r.norm == label).collect();
-    let loss = Stat::of(
-        &group
-            .iter()
-            .map(|r| {
-                let tail = &r.losses[r.losses.len().saturating_sub(window)..];
-                tail.iter().sum::<f64>() / tail.len().max(1) as f64
-            })
-            .collect::<Vec<_>>(),
-    );
+    let outcomes: Vec<Outcome> = runs
+        .iter()
+        .filter(|r| r.norm == label)
+        .map(|r| r.run.outcome(f64::NEG_INFINITY, window))
+        .collect();
     (
-        loss,
-        group.iter().filter(|r| r.diverged_at.is_some()).count(),
+        Stat::of_finite(outcomes.iter().map(|o| o.final_loss)),
+        outcomes.iter().filter(|o| o.diverged).count(),
     )
 }

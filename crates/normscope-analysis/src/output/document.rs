@@ -105,16 +105,26 @@ impl Text {
             .collect()
     }
 
-    /// As Markdown.
+    /// As Markdown, every text escaped: a label can carry no markup (a heading, a link, an
+    /// emphasis, a table cell's end) into `report.md`.
     pub fn markdown(&self) -> String {
         self.0
             .iter()
             .map(|span| match span {
-                Span::Plain(t) => t.clone(),
-                Span::Strong(t) | Span::Badge { text: t, .. } => format!("**{t}**"),
-                Span::Emphasis(t) => format!("*{t}*"),
-                Span::Code(t) => format!("`{t}`"),
-                Span::Link { text, href } => format!("[{text}]({href})"),
+                Span::Plain(t) => markdown_escape(t),
+                Span::Strong(t) | Span::Badge { text: t, .. } => {
+                    format!("**{}**", markdown_escape(t))
+                }
+                Span::Emphasis(t) => format!("*{}*", markdown_escape(t)),
+                Span::Code(t) => {
+                    let fence = "`".repeat(longest_run(t, '`') + 1);
+                    format!("{fence}{}{fence}", t.replace('\n', " "))
+                }
+                Span::Link { text, href } => format!(
+                    "[{}](<{}>)",
+                    markdown_escape(text),
+                    href.replace(['<', '>', '\n'], "")
+                ),
             })
             .collect()
     }
@@ -304,7 +314,11 @@ impl Section {
 
     /// As Markdown; figures link to `<plots>/<id>.svg`.
     pub fn markdown(&self, plots: &str) -> String {
-        let mut md = format!("{} {}\n\n", "#".repeat(self.level as usize), self.title);
+        let mut md = format!(
+            "{} {}\n\n",
+            "#".repeat(self.level as usize),
+            markdown_escape(&self.title)
+        );
         for block in &self.blocks {
             match block {
                 Block::Paragraph { text, .. } => {
@@ -315,11 +329,14 @@ impl Section {
                 Block::Figure(f) => {
                     md.push_str(&format!(
                         "![{}]({})\n\n",
-                        f.chart.title,
+                        markdown_escape(&f.chart.title),
                         plot_path(plots, &f.id, "svg")
                     ));
                 }
-                Block::Preformatted(text) => md.push_str(&format!("```\n{text}\n```\n\n")),
+                Block::Preformatted(text) => {
+                    let fence = "`".repeat(longest_run(text, '`').max(2) + 1);
+                    md.push_str(&format!("{fence}\n{text}\n{fence}\n\n"));
+                }
             }
         }
         md
@@ -345,10 +362,12 @@ impl Section {
                 },
                 Block::Table(table) => html.push_str(&table.html()),
                 Block::Figure(f) => html.push_str(&format!(
-                    "<figure class=\"plot\" id=\"plot-{id}\"><img src=\"data:image/svg+xml;base64,{data}\" alt=\"{alt}\" width=\"720\" height=\"440\"><figcaption>{caption} <a href=\"{png}\">PNG</a> · <a href=\"{svg_path}\">SVG</a></figcaption></figure>",
+                    "<figure class=\"plot\" id=\"plot-{id}\"><img src=\"data:image/svg+xml;base64,{data}\" alt=\"{alt}\" width=\"{width}\" height=\"{height}\"><figcaption>{caption} <a href=\"{png}\">PNG</a> · <a href=\"{svg_path}\">SVG</a></figcaption></figure>",
                     id = escape(&f.id),
                     data = base64(svg(&f.id).unwrap_or_default().as_bytes()),
                     alt = escape(&f.chart.title),
+                    width = super::plot::SIZE.0,
+                    height = super::plot::SIZE.1,
                     caption = escape(&f.caption),
                     png = plot_path(plots, &f.id, "png"),
                     svg_path = plot_path(plots, &f.id, "svg"),
@@ -388,17 +407,9 @@ pub struct Page {
 const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#1f2328;line-height:1.5}\
 h1{font-size:1.8em}h2{border-bottom:1px solid #d0d7de;padding-bottom:.3em;margin-top:2em}h3{margin-top:1.5em}\
 table{border-collapse:collapse;font-size:.85em;margin:1em 0}td,th{border:1px solid #d0d7de;padding:.3em .5em;text-align:right}td:first-child,th:first-child{text-align:left}\
-.badge{color:#fff;border-radius:1em;padding:.1em .7em;font-size:.85em;white-space:nowrap}.conclusion{font-size:1.1em}\
+.badge{color:#fff;border-radius:1em;padding:.1em .7em;font-size:.85em;white-space:nowrap}.conclusion{font-size:1.05em}.bottom-line{font-size:1.15em;background:#f6f8fa;border-left:4px solid #0969da;padding:.6em 1em;margin:1em 0}\
 figure{margin:1.5em 0}figure img{max-width:100%;height:auto;border:1px solid #d0d7de}figcaption{font-size:.85em;color:#57606a}\
 pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.8em}nav a{margin-right:1em}";
-
-// For headless checks: after load, the body records the sections, the figures and the number of
-// images that failed to decode.
-const LOAD_SCRIPT: &str = "<script>window.addEventListener('load',function(){var imgs=[].slice.call(document.images);\
-var broken=imgs.filter(function(i){return !(i.complete&&i.naturalWidth>0)}).length;\
-document.body.setAttribute('data-images',imgs.length);document.body.setAttribute('data-broken',broken);\
-document.body.setAttribute('data-sections',[].map.call(document.querySelectorAll('section'),function(s){return s.id}).join(' '));\
-document.body.setAttribute('data-plots',[].map.call(document.querySelectorAll('figure.plot'),function(f){return f.id}).join(' '));});</script>";
 
 impl Page {
     /// A page of these sections, figures beside it, no navigation bar.
@@ -451,7 +462,6 @@ impl Page {
         for section in &self.sections {
             html.push_str(&section.html(&self.plots, svg));
         }
-        html.push_str(LOAD_SCRIPT);
         html.push_str("</body></html>");
         html
     }
@@ -490,6 +500,28 @@ impl Page {
         )?;
         super::write(&dir.join("report.md"), self.markdown())
     }
+}
+
+/// `text` with every character that Markdown could read as markup backslash-escaped, and line
+/// breaks as spaces.
+pub fn markdown_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '~' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The longest run of `c` in `text`.
+fn longest_run(text: &str, c: char) -> usize {
+    text.split(|x| x != c).map(str::len).max().unwrap_or(0)
 }
 
 /// `text` with `& < > "` escaped for HTML.
@@ -556,9 +588,17 @@ mod tests {
         assert!(text.contains("BatchNorm") && text.contains("2.08 | 3"));
         let md = section.markdown("plots");
         assert!(md.starts_with("## Training speed\n"));
-        assert!(md.contains("Target **1.0** <loss>"));
+        assert!(md.contains("Target **1.0** \\<loss\\>"), "{md}");
         assert!(md.contains("| normalizer | loss |\n|---|---|\n| BatchNorm | 0.44 |\n"));
         assert!(md.contains("| **none** | 2.08 \\| 3 |"), "{md}");
+        // A label carries no markup into the Markdown: no heading, link, emphasis or cell end.
+        let hostile =
+            Section::new("x", "# T").paragraph(Text::new().plain("[a](http://x) *b* _c_\n# d"));
+        let hostile = hostile.markdown("plots");
+        assert_eq!(
+            hostile,
+            "## \\# T\n\n\\[a\\](http://x) \\*b\\* \\_c\\_ \\# d\n\n"
+        );
         let html = section.html("plots", &|_| None);
         assert!(html.starts_with("<section id=\"speed\"><h2>Training speed</h2>"));
         assert!(html.contains("<p>Target <b>1.0</b> &lt;loss&gt;</p>"));

@@ -6,8 +6,8 @@ mod plot;
 
 use std::path::{Path, PathBuf};
 
-pub use document::{Block, Figure, Page, Section, Span, Text, escape};
-pub use plot::{Chart, Series};
+pub use document::{Block, Figure, Page, Section, Span, Text, escape, markdown_escape};
+pub use plot::{Chart, Series, tick_label, ticks};
 use serde::Serialize;
 
 /// Something could not be written.
@@ -34,10 +34,23 @@ pub enum OutputError {
     Plot(String),
 }
 
+/// Writes `contents` to `path` through a temporary file beside it, renamed into place: a failure
+/// (a full disk) is an error naming `path` and leaves neither a partial file nor the temporary
+/// one, and a reader sees the old file or the new one, never part of it.
 fn write(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), OutputError> {
-    std::fs::write(path, contents).map_err(|source| OutputError::Io {
-        path: path.to_path_buf(),
-        source,
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        name.as_deref().unwrap_or("out"),
+        std::process::id()
+    ));
+    let result = std::fs::write(&tmp, contents).and_then(|()| std::fs::rename(&tmp, path));
+    result.map_err(|source| {
+        let _ = std::fs::remove_file(&tmp);
+        OutputError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     })
 }
 
@@ -143,12 +156,11 @@ impl Table {
     /// As Markdown (`|` inside a cell escaped); footer rows follow the body with their first
     /// cell in italics.
     pub fn markdown(&self) -> String {
-        let cell = |t: String| t.replace('|', "\\|");
         let line = |cells: &[Text], footer: bool| {
             let cells: Vec<String> = cells
                 .iter()
                 .enumerate()
-                .map(|(i, t)| match cell(t.markdown()) {
+                .map(|(i, t)| match t.markdown() {
                     text if footer && i == 0 && !text.is_empty() => format!("*{text}*"),
                     text => text,
                 })

@@ -10,7 +10,8 @@ use std::process::Command;
 
 use burn::tensor::Device;
 use normscope::analysis::AnalysisError;
-use normscope::analysis::report::{self, ReportConfig, SECTIONS, Scale, Silent, spearman};
+use normscope::analysis::report::{self, ReportConfig, Scale, Silent};
+use normscope::analysis::stats::spearman;
 
 /// The plots of the report, by id.
 const PLOTS: [&str; 14] = [
@@ -63,6 +64,70 @@ fn body_attributes(dom: &str) -> std::collections::HashMap<String, String> {
         attributes.insert(key.to_string(), rest[..rest.find('"').unwrap()].to_string());
     }
     attributes
+}
+
+/// The check the test adds to a copy of the page (the report itself carries no test code):
+/// after load, the body records the sections, the figures, the images and how many of them
+/// failed to decode or have no size.
+const LOAD_SCRIPT: &str = "<script>window.addEventListener('load',function(){var imgs=[].slice.call(document.images);\
+var broken=imgs.filter(function(i){return !(i.complete&&i.naturalWidth>0&&i.naturalHeight>0)}).length;\
+document.body.setAttribute('data-images',imgs.length);document.body.setAttribute('data-broken',broken);\
+document.body.setAttribute('data-sections',[].map.call(document.querySelectorAll('section'),function(s){return s.id}).join(' '));\
+document.body.setAttribute('data-plots',[].map.call(document.querySelectorAll('figure.plot'),function(f){return f.id+':'+f.querySelectorAll('img').length}).join(' '));});</script>";
+
+/// `page` as headless Chromium loads it, with [`LOAD_SCRIPT`] added: the body's `data-…`
+/// attributes.
+fn load(chromium: &Path, page: &Path) -> std::collections::HashMap<String, String> {
+    let html = std::fs::read_to_string(page).unwrap();
+    let probe = page.with_file_name(".load-check.html");
+    std::fs::write(
+        &probe,
+        html.replace("</body>", &format!("{LOAD_SCRIPT}</body>")),
+    )
+    .unwrap();
+    let body = body_attributes(&render(chromium, &probe));
+    std::fs::remove_file(&probe).unwrap();
+    body
+}
+
+/// Whether the loaded page has exactly `sections` and one decoded image per figure of `plots`;
+/// the first thing missing or broken otherwise.
+fn check_page(
+    body: &std::collections::HashMap<String, String>,
+    sections: &[&str],
+    plots: &[&str],
+) -> Result<(), String> {
+    let got = body.get("sections").ok_or("the load check did not run")?;
+    if got.split(' ').collect::<Vec<_>>() != sections {
+        return Err(format!("sections {got:?}, expected {sections:?}"));
+    }
+    let figures: Vec<&str> = body["plots"].split(' ').collect();
+    for id in plots {
+        let figure = format!("plot-{id}:1");
+        if !figures.contains(&figure.as_str()) {
+            return Err(format!(
+                "figure {id} missing or without its image ({figures:?})"
+            ));
+        }
+    }
+    if figures.len() != plots.len() {
+        return Err(format!(
+            "{} figures, expected {}: {figures:?}",
+            figures.len(),
+            plots.len()
+        ));
+    }
+    if body["images"] != plots.len().to_string() {
+        return Err(format!(
+            "{} images for {} figures",
+            body["images"],
+            plots.len()
+        ));
+    }
+    if body["broken"] != "0" {
+        return Err(format!("{} image(s) failed to decode", body["broken"]));
+    }
+    Ok(())
 }
 
 fn render(chromium: &Path, page: &Path) -> String {
@@ -203,30 +268,31 @@ fn quick_report_has_every_section_and_plot_and_renders_in_headless_chromium() {
         );
         return;
     };
-    let body = body_attributes(&render(&chromium, &out.join("index.html")));
-    let sections: Vec<&str> = body
-        .get("sections")
-        .expect("the load script ran")
-        .split(' ')
-        .collect();
-    assert_eq!(sections, SECTIONS.iter().map(|s| s.0).collect::<Vec<_>>());
-    let plots: Vec<&str> = body["plots"].split(' ').collect();
-    assert_eq!(
-        plots,
-        PLOTS
-            .iter()
-            .map(|id| format!("plot-{id}"))
-            .collect::<Vec<_>>()
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-    );
-    assert_eq!(
-        body["images"],
-        PLOTS.len().to_string(),
-        "one image per plot"
-    );
-    assert_eq!(body["broken"], "0", "broken images");
+    let sections = report::sections();
+    let sections: Vec<&str> = sections.iter().map(|s| s.0.as_str()).collect();
+    let page = out.join("index.html");
+    let body = load(&chromium, &page);
+    assert_eq!(check_page(&body, &sections, &PLOTS), Ok(()));
+    // The check fails when a figure is missing from the page, or its image is broken.
+    let html = std::fs::read_to_string(&page).unwrap();
+    let start = html
+        .find("<figure class=\"plot\" id=\"plot-lr_sweep\"")
+        .expect("the lr sweep's figure");
+    let end = start + html[start..].find("</figure>").unwrap() + "</figure>".len();
+    let without = out.join("without-a-figure.html");
+    std::fs::write(&without, format!("{}{}", &html[..start], &html[end..])).unwrap();
+    let error = check_page(&load(&chromium, &without), &sections, &PLOTS).unwrap_err();
+    assert!(error.contains("lr_sweep"), "{error}");
+    let broken = out.join("broken-image.html");
+    let data =
+        html.find("data:image/svg+xml;base64,").unwrap() + "data:image/svg+xml;base64,".len();
+    std::fs::write(
+        &broken,
+        format!("{}AAAA{}", &html[..data], &html[data + 40..]),
+    )
+    .unwrap();
+    let error = check_page(&load(&chromium, &broken), &sections, &PLOTS).unwrap_err();
+    assert!(error.contains("decode"), "{error}");
     std::fs::remove_dir_all(&out).unwrap();
 }
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
+use normscope_analysis::report::units::store::{Access, RunLock};
 use normscope_analysis::report::{self, ReportConfig, Scale, Summary, UnitId};
 
 use super::{Backend, DataArgs};
@@ -226,91 +227,173 @@ pub fn validation_device(backend: Backend) -> Result<burn::tensor::Device> {
     Backend::Ndarray.device().or_else(|_| backend.device())
 }
 
+/// What an invocation does, from its flags.
+enum Mode {
+    /// `--print-config`: print the configuration that would run.
+    PrintConfig,
+    /// `--render`: build the report from the units in `--out`.
+    Render,
+    /// `--plan`: list the units and record the configuration for the jobs sharing `--out`.
+    Plan,
+    /// `--unit` / `--shard`: run some units of a shared run.
+    Units,
+    /// No mode flag: the whole battery, in this process or in `--jobs` workers.
+    Whole,
+}
+
+impl Mode {
+    fn of(args: &WhyBatchnorm) -> Mode {
+        if args.print_config {
+            Mode::PrintConfig
+        } else if args.render {
+            Mode::Render
+        } else if args.plan {
+            Mode::Plan
+        } else if !args.unit.is_empty() || args.shard.is_some() {
+            Mode::Units
+        } else {
+            Mode::Whole
+        }
+    }
+}
+
+/// The environment variable by which a worker of `--jobs` learns its parent's pid: it exits when
+/// that parent is gone (killed with -9, say), so that no orphan keeps writing into `--out`.
+const PARENT_ENV: &str = "NORMSCOPE_PARENT_PID";
+
+/// In a worker of `--jobs`: ends this process as soon as its parent is gone.
+fn die_with_parent() {
+    let Some(parent) = std::env::var(PARENT_ENV)
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+    else {
+        return;
+    };
+    #[cfg(unix)]
+    std::thread::spawn(move || {
+        loop {
+            // SAFETY: getppid has no preconditions.
+            let now = unsafe { libc::getppid() } as u32;
+            if now != parent {
+                eprintln!("why_batchnorm: the parent process {parent} is gone; this worker stops");
+                std::process::exit(143);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = parent;
+}
+
 /// Runs `why_batchnorm`; `subcommand` is what follows this executable on the command line of
 /// `why_batchnorm` itself (`["why-batchnorm"]` for `normscope`, nothing for the example), for the
 /// worker processes of `--jobs`.
 pub fn run(args: &WhyBatchnorm, subcommand: &[&str]) -> Result<()> {
-    let out = &args.out;
-    if args.print_config {
-        let config = if args.plan || !args.unit.is_empty() || args.shard.is_some() || args.render {
-            args.config.for_shared(out)?
-        } else {
-            args.config.resolve()?
-        };
-        print!("{}", toml::to_string(&config)?);
-        return Ok(());
+    die_with_parent();
+    match Mode::of(args) {
+        Mode::PrintConfig => print_config(args),
+        Mode::Render => render(args),
+        Mode::Plan => plan(args),
+        Mode::Units => units(args),
+        Mode::Whole => whole(args, subcommand),
     }
-    if args.render {
-        let given = args
-            .config
-            .given()
-            .then(|| args.config.resolve())
-            .transpose()?;
-        let config = report::open(out, given.as_ref())?;
-        let rendered = report::render(&config, out)?;
-        if !rendered.missing.is_empty() {
-            eprintln!(
-                "why_batchnorm: {} of {} units are missing from {}; the report covers the others. Missing: {}",
-                rendered.missing.len(),
-                report::plan(&config).len(),
-                out.display(),
-                ids(&rendered.missing)
-            );
-        }
-        print_summary(&rendered.summary, out);
-        return Ok(());
-    }
-    if args.plan {
-        let config = args.config.for_shared(out)?;
-        config.validate(&validation_device(args.backend)?)?;
-        report::join(out, &config)?;
-        let collected = report::collect(&config, out)?;
-        let plan = report::plan(&config);
-        for id in &plan {
-            println!("{id}");
-        }
-        eprintln!(
-            "why_batchnorm: {} units (configuration {}) in {}: {} done, {} to run",
-            plan.len(),
-            report::fingerprint(&config),
-            out.display(),
-            plan.len() - collected.missing.len(),
-            collected.missing.len()
-        );
-        return Ok(());
-    }
-    if !args.unit.is_empty() || args.shard.is_some() {
-        let config = args.config.for_shared(out)?;
-        let device = args.backend.device()?;
-        config.validate(&device)?;
-        let plan = report::plan(&config);
-        let units = match args.shard {
-            Some(Shard { index, count }) => report::shard(&plan, index, count)?,
-            None => report::select(&plan, &args.unit)?,
-        };
-        report::join(out, &config)?;
-        let bars = indicatif::MultiProgress::new();
-        let ran = report::run_selected(&config, &device, args.backend.name(), out, &units, &bars)?;
-        bars.clear().ok();
-        let missing = report::collect(&config, out)?.missing.len();
-        eprintln!(
-            "why_batchnorm: ran {} unit(s), {} already done, into {}; {missing} of the plan's {} units remain{}",
-            ran.ran,
-            ran.found,
-            out.display(),
-            plan.len(),
-            if missing == 0 {
-                format!(" — render with: --render --out {}", out.display())
-            } else {
-                String::new()
-            }
-        );
-        return Ok(());
-    }
+}
 
-    let config = args.config.resolve()?;
+fn print_config(args: &WhyBatchnorm) -> Result<()> {
+    let config = if args.plan || !args.unit.is_empty() || args.shard.is_some() || args.render {
+        args.config.for_shared(&args.out)?
+    } else {
+        args.config.resolve()?
+    };
+    print!("{}", toml::to_string(&config)?);
+    Ok(())
+}
+
+fn render(args: &WhyBatchnorm) -> Result<()> {
+    let out = &args.out;
+    let given = args
+        .config
+        .given()
+        .then(|| args.config.resolve())
+        .transpose()?;
+    let config = report::open(out, given.as_ref())?;
+    let _lock = RunLock::take(out, Access::Shared)?;
+    let rendered = report::render(&config, out)?;
+    if !rendered.missing.is_empty() {
+        eprintln!(
+            "why_batchnorm: {} of {} units are missing from {}; the report covers the others. Missing: {}",
+            rendered.missing.len(),
+            report::plan(&config).len(),
+            out.display(),
+            ids(&rendered.missing)
+        );
+    }
+    print_summary(&rendered.summary, &config, out);
+    Ok(())
+}
+
+fn plan(args: &WhyBatchnorm) -> Result<()> {
+    let out = &args.out;
+    let config = args.config.for_shared(out)?;
+    config.validate(&validation_device(args.backend)?)?;
+    let _lock = RunLock::take(out, Access::Shared)?;
+    report::join(out, &config)?;
+    let collected = report::collect(&config, out)?;
+    let plan = report::plan(&config);
+    for id in &plan {
+        println!("{id}");
+    }
+    eprintln!(
+        "why_batchnorm: {} units (configuration {}) in {}: {} done, {} to run",
+        plan.len(),
+        report::fingerprint(&config),
+        out.display(),
+        plan.len() - collected.missing.len(),
+        collected.missing.len()
+    );
+    Ok(())
+}
+
+fn units(args: &WhyBatchnorm) -> Result<()> {
+    let out = &args.out;
+    let config = args.config.for_shared(out)?;
     let device = args.backend.device()?;
+    config.validate(&device)?;
+    let plan = report::plan(&config);
+    let units = match args.shard {
+        Some(Shard { index, count }) => report::shard(&plan, index, count)?,
+        None => report::select(&plan, &args.unit)?,
+    };
+    let _lock = RunLock::take(out, Access::Shared)?;
+    report::join(out, &config)?;
     let bars = indicatif::MultiProgress::new();
+    let ran = report::run_selected(&config, &device, args.backend.name(), out, &units, &bars)?;
+    bars.clear().ok();
+    let missing = report::collect(&config, out)?.missing.len();
+    eprintln!(
+        "why_batchnorm: ran {} unit(s), {} already done, into {}; {missing} of the plan's {} units remain{}",
+        ran.ran,
+        ran.found,
+        out.display(),
+        plan.len(),
+        if missing == 0 {
+            format!(" — render with: --render --out {}", out.display())
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+fn whole(args: &WhyBatchnorm, subcommand: &[&str]) -> Result<()> {
+    let out = &args.out;
+    // `--resume` without configuration flags continues with the configuration the run recorded.
+    let config = if args.resume && !args.config.given() && out.join("state.json").is_file() {
+        report::open(out, None)?
+    } else {
+        args.config.resolve()?
+    };
+    let device = args.backend.device()?;
     let jobs = args.jobs.unwrap_or(match args.backend {
         Backend::Ndarray => std::thread::available_parallelism().map_or(1, |n| n.get()),
         _ => 1,
@@ -334,39 +417,45 @@ pub fn run(args: &WhyBatchnorm, subcommand: &[&str]) -> Result<()> {
         config.scale,
         out.display()
     );
+    let start = std::time::Instant::now();
+    config.validate(&device)?;
+    let lock = RunLock::take(out, Access::Exclusive)?;
+    report::prepare(out, &config, args.resume)?;
     if jobs > 1 {
-        let start = std::time::Instant::now();
-        config.validate(&device)?;
-        report::prepare(out, &config, args.resume)?;
+        // The workers join the run with shared locks; this process keeps one, so no other whole
+        // run can start here until they are done.
+        lock.share()?;
         run_workers(args, subcommand, &config, jobs)?;
-        let rendered = report::render_since(&config, out, start)?;
-        if !rendered.missing.is_empty() {
-            bail!(
-                "the workers left {} unit(s) undone ({}); see {}",
-                rendered.missing.len(),
-                ids(&rendered.missing),
-                out.join("logs").display()
-            );
-        }
-        print_summary(&rendered.summary, out);
-        return Ok(());
+    } else {
+        let bars = indicatif::MultiProgress::new();
+        report::run_selected(
+            &config,
+            &device,
+            args.backend.name(),
+            out,
+            &report::plan(&config),
+            &bars,
+        )?;
+        bars.clear().ok();
     }
-    let summary = report::run(
-        &config,
-        &device,
-        args.backend.name(),
-        out,
-        args.resume,
-        &bars,
-    )?;
-    bars.clear().ok();
-    print_summary(&summary, out);
+    let rendered = report::render_since(&config, out, start)?;
+    if !rendered.missing.is_empty() {
+        bail!(
+            "{} unit(s) were left undone ({}); see {}",
+            rendered.missing.len(),
+            ids(&rendered.missing),
+            out.join("logs").display()
+        );
+    }
+    print_summary(&rendered.summary, &config, out);
     Ok(())
 }
 
 /// Runs the plan of `config` (already prepared in `--out`) in `jobs` child processes, shard `i`
 /// of `jobs` each, with a progress bar over the units written; each child's output goes to
-/// OUT/logs/worker-I.log. An error names the first worker that failed and its log.
+/// OUT/logs/worker-I.log. An error names the first worker that failed and its log. The workers
+/// end with this process (see [`PARENT_ENV`]), and are killed when this process stops on an
+/// error.
 fn run_workers(
     args: &WhyBatchnorm,
     subcommand: &[&str],
@@ -390,6 +479,7 @@ fn run_workers(
             .arg(out)
             .arg("--shard")
             .arg(format!("{i}/{jobs}"))
+            .env(PARENT_ENV, std::process::id().to_string())
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
@@ -406,6 +496,7 @@ fn run_workers(
         .progress_chars("=> "),
     );
     bar.set_prefix(format!("{jobs} workers"));
+    // Finished units, by their files (cheap enough to poll; `collect` would parse every unit).
     let count = || {
         std::fs::read_dir(out.join("units"))
             .map(|d| {
@@ -432,6 +523,14 @@ fn run_workers(
             }
         }
         children = running;
+        if failed.is_some() {
+            // One worker failed: the others stop too, and the finished units stay.
+            for (_, child, _) in &mut children {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            break;
+        }
         bar.set_position(count());
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
@@ -457,7 +556,7 @@ pub fn ids(units: &[UnitId]) -> String {
     text.join(", ")
 }
 
-fn print_summary(summary: &Summary, out: &Path) {
-    print!("{}", report::answer(summary).text());
+fn print_summary(summary: &Summary, config: &ReportConfig, out: &Path) {
+    print!("{}", report::answer(summary, config).text());
     println!("report: {}", out.join("index.html").display());
 }

@@ -13,6 +13,8 @@ use crate::data::{DataSource, SyntheticConfig};
 use crate::models::{Init, ResNetConfig, Residual};
 use crate::train::TrainConfig;
 
+use super::explanation::Role;
+
 /// How big a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -48,7 +50,31 @@ pub struct Entry {
     pub control: bool,
 }
 
+/// A label as it appears in file names: ASCII alphanumerics lower-cased, anything else `-`.
+pub fn slug(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 impl Entry {
+    /// The arm of `role` with its label.
+    fn of(role: Role, norm: NormConfig) -> Entry {
+        Entry::new(role.label(), norm)
+    }
+
+    /// Its role in the interventions, if its label is one's.
+    pub fn role(&self) -> Option<Role> {
+        Role::of(&self.label)
+    }
+
     fn new(label: &str, norm: NormConfig) -> Entry {
         Entry {
             label: label.into(),
@@ -58,24 +84,6 @@ impl Entry {
             control: false,
         }
     }
-}
-
-/// The labels by which the interventions find their arms (in the battery for the noise
-/// experiment, in [`InterventionConfig::lr_normalizers`] and
-/// [`InterventionConfig::depth_normalizers`] for the sweeps).
-pub mod roles {
-    /// No normalization: every intervention's baseline.
-    pub const NONE: &str = "none";
-    /// BatchNorm.
-    pub const BATCH_NORM: &str = "BatchNorm";
-    /// BatchNorm with noise after it (Santurkar et al. 2018).
-    pub const NOISY: &str = "NoisyBatchNorm";
-    /// The same noise without BatchNorm.
-    pub const NOISE_ONLY: &str = "NoiseOnly";
-    /// Identity bias without normalization (De & Smith 2020).
-    pub const SKIP_INIT: &str = "SkipInit";
-    /// A rank-preserving initialisation without normalization.
-    pub const ORTHOGONAL: &str = "Orthogonal";
 }
 
 /// The intervention experiments: each changes one explanation's mechanism with the rest held
@@ -91,11 +99,12 @@ pub struct InterventionConfig {
     pub steps: usize,
     /// Smoothness (Bjorck et al. 2018): the learning rates, ascending. Empty: no sweep.
     pub learning_rates: Vec<f64>,
-    /// The arms trained at every learning rate (`none` and `BatchNorm` by role).
+    /// The arms trained at every learning rate (`none` and `BatchNorm` by [`Role`]).
     pub lr_normalizers: Vec<Entry>,
     /// Identity bias and rank collapse: residual blocks per stage, ascending. Empty: no sweep.
     pub depths: Vec<usize>,
-    /// The arms trained at every depth (`none`, `BatchNorm`, `SkipInit`, `Orthogonal` by role).
+    /// The arms trained at every depth (`none`, `BatchNorm`, `SkipInit`, `Orthogonal` by
+    /// [`Role`]).
     pub depth_normalizers: Vec<Entry>,
     /// The learning rate of every arm of the depth sweep: one at which the unnormalized arms
     /// train stably, so that the sweep measures what depth does and not which arm tolerates a
@@ -112,9 +121,9 @@ impl Default for InterventionConfig {
 impl InterventionConfig {
     /// The interventions of a scale.
     pub fn preset(scale: Scale) -> InterventionConfig {
-        let none = Entry::new(roles::NONE, NormConfig::Identity);
-        let bn = Entry::new(
-            roles::BATCH_NORM,
+        let none = Entry::of(Role::None, NormConfig::Identity);
+        let bn = Entry::of(
+            Role::BatchNorm,
             NormConfig::BatchNorm(BatchNormConfig::new()),
         );
         let depth_normalizers = vec![
@@ -123,7 +132,7 @@ impl InterventionConfig {
             skip_init_entry(),
             Entry {
                 init: Some(Init::DeltaOrthogonal),
-                ..Entry::new(roles::ORTHOGONAL, NormConfig::Identity)
+                ..Entry::of(Role::Orthogonal, NormConfig::Identity)
             },
         ];
         let (seeds, steps, learning_rates, depths, depth_lr) = match scale {
@@ -197,7 +206,7 @@ pub fn skip_init() -> Residual {
 /// The battery's SkipInit arm: no normalizer, [`skip_init`] residuals.
 fn skip_init_entry() -> Entry {
     Entry {
-        label: roles::SKIP_INIT.into(),
+        label: Role::SkipInit.label().into(),
         norm: NormConfig::Identity,
         residual: skip_init(),
         init: None,
@@ -208,8 +217,11 @@ fn skip_init_entry() -> Entry {
 /// The eleven normalizers of the default battery.
 pub fn default_normalizers() -> Vec<Entry> {
     vec![
-        Entry::new("none", NormConfig::Identity),
-        Entry::new("BatchNorm", NormConfig::BatchNorm(BatchNormConfig::new())),
+        Entry::of(Role::None, NormConfig::Identity),
+        Entry::of(
+            Role::BatchNorm,
+            NormConfig::BatchNorm(BatchNormConfig::new()),
+        ),
         Entry::new(
             "GhostBatchNorm",
             NormConfig::GhostBatchNorm(GhostBatchNormConfig::new().with_virtual_batch_size(8)),
@@ -219,14 +231,14 @@ pub fn default_normalizers() -> Vec<Entry> {
             "GroupNorm",
             NormConfig::GroupNorm(GroupNormConfig::new().with_groups(4)),
         ),
-        Entry::new(
-            roles::NOISY,
+        Entry::of(
+            Role::Noisy,
             NormConfig::NoisyBatchNorm(NoisyBatchNormConfig::new()),
         ),
         Entry {
             control: true,
-            ..Entry::new(
-                roles::NOISE_ONLY,
+            ..Entry::of(
+                Role::NoiseOnly,
                 NormConfig::NoisyBatchNorm(NoisyBatchNormConfig::new().with_normalize(false)),
             )
         },
@@ -483,6 +495,8 @@ impl ReportConfig {
             ));
         }
         self.validate_interventions()?;
+        self.validate_sizes()?;
+        self.validate_unit_names()?;
         // Every normalizer must fit the network's channel counts and shapes (GroupNorm's groups).
         let iv = &self.interventions;
         for (key, entries) in [
@@ -500,6 +514,98 @@ impl ReportConfig {
         Ok(())
     }
 
+    /// Batches no larger than the training set (a larger one would silently shrink to it, and
+    /// the report would print the configured size), and seeds that do not overflow.
+    fn validate_sizes(&self) -> Result<(), AnalysisError> {
+        let bad = |key: &str, value: String, reason: String| AnalysisError::Config {
+            key: key.into(),
+            value,
+            reason,
+        };
+        if let DataSource::Synthetic(s) = &self.data {
+            for (key, value) in [
+                ("train.batch_size", self.train.batch_size),
+                ("init_batch", self.init_batch),
+            ] {
+                if value > s.train {
+                    return Err(bad(
+                        key,
+                        value.to_string(),
+                        format!(
+                            "is more than the training set's {} samples (data.train)",
+                            s.train
+                        ),
+                    ));
+                }
+            }
+        }
+        let seeds = self.seeds.max(self.interventions.seeds) as u64;
+        if self.train.seed.checked_add(seeds).is_none() {
+            return Err(bad(
+                "train.seed",
+                self.train.seed.to_string(),
+                format!(
+                    "the seeds of the run, train.seed + 0 … {seeds} − 1, overflow a 64-bit seed"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every unit's file name fits a file system's limit (255 bytes, with room for the writer's
+    /// temporary name): a long label or learning rate is refused here, not after the work.
+    fn validate_unit_names(&self) -> Result<(), AnalysisError> {
+        /// Longest unit id: `.<id>.toml.<pid>.<nanos>.tmp` must stay within 255 bytes.
+        const MAX_ID: usize = 200;
+        let too_long = super::units::plan::plan(self)
+            .into_iter()
+            .find(|u| u.id().len() > MAX_ID);
+        let Some(unit) = too_long else {
+            return Ok(());
+        };
+        let iv = &self.interventions;
+        let (key, value) = match (unit.kind, unit.point.as_deref()) {
+            (super::units::UnitKind::Lr, Some(point))
+                if slug(&unit.label).len() + point.len() < MAX_ID / 2 =>
+            {
+                let i = iv
+                    .learning_rates
+                    .iter()
+                    .position(|lr| lr.to_string() == point)
+                    .unwrap_or(0);
+                (
+                    format!("interventions.learning_rates[{i}]"),
+                    point.to_string(),
+                )
+            }
+            (kind, _) => {
+                let i = kind
+                    .entries(self)
+                    .iter()
+                    .position(|e| e.label == unit.label)
+                    .unwrap_or(0);
+                let key = match kind {
+                    super::units::UnitKind::Init | super::units::UnitKind::Train => "normalizers",
+                    super::units::UnitKind::Lr => "interventions.lr_normalizers",
+                    super::units::UnitKind::Depth => "interventions.depth_normalizers",
+                };
+                (format!("{key}[{i}].label"), unit.label.clone())
+            }
+        };
+        Err(AnalysisError::Config {
+            key,
+            value: if value.chars().count() > 60 {
+                format!("{}…", value.chars().take(60).collect::<String>())
+            } else {
+                value
+            },
+            reason: format!(
+                "makes the unit file name `{}…` longer than {MAX_ID} bytes; use a shorter label or value",
+                unit.id().chars().take(40).collect::<String>()
+            ),
+        })
+    }
+
     /// Unique labels (also as file names), valid normalizers, GhostBatchNorm's virtual batch.
     fn validate_entries(&self, key: &str, entries: &[Entry]) -> Result<(), AnalysisError> {
         let bad = |key: String, value: String, reason: &str| AnalysisError::Config {
@@ -515,16 +621,13 @@ impl ReportConfig {
                     "labels must be unique",
                 ));
             }
-            let slug = super::plan::slug(&entry.label);
-            if let Some(other) = entries[..i]
-                .iter()
-                .find(|e| super::plan::slug(&e.label) == slug)
-            {
+            let file_name = slug(&entry.label);
+            if let Some(other) = entries[..i].iter().find(|e| slug(&e.label) == file_name) {
                 return Err(bad(
                     format!("{key}[{i}].label"),
                     entry.label.clone(),
                     &format!(
-                        "its units' files would be those of `{}` (both are `{slug}` in a file name): labels must differ in more than case and punctuation",
+                        "its units' files would be those of `{}` (both are `{file_name}` in a file name): labels must differ in more than case and punctuation",
                         other.label
                     ),
                 ));
@@ -634,7 +737,6 @@ fn short(value: &toml::Value) -> String {
     }
 }
 
-/// Lays `overrides` over `base`, merging nested tables.
 /// Lays `overrides` over `base`: tables merge key by key, except a tagged table whose `kind`
 /// changes (`[data] kind = "cifar10"` over the synthetic preset), which replaces the preset's.
 fn merge(base: &mut toml::Table, overrides: toml::Table) {

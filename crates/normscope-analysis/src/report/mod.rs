@@ -1,35 +1,36 @@
 //! The `why_batchnorm` battery: every explanation measured on one network with every normalizer,
-//! summarised into verdicts and written as a self-contained report.
+//! judged into verdicts and written as a self-contained report.
 //!
-//! The data flows `config → plan → units/ → render`: [`plan`] lists a configuration's units,
-//! [`run_selected`] fills `OUT/units/` with any of them (one process, `--resume`, or many jobs on
-//! a shared filesystem), [`render`] builds the report from whatever units are there.
+//! The data flows one way, each step in one module:
+//!
+//! - [`config`]: what a run does — the battery, the network, data and training, the
+//!   interventions' sweeps; presets, TOML overrides, validation before any work;
+//! - [`explanation`]: the registries — the four explanations, the intervention that tests each,
+//!   the roles of the arms;
+//! - [`units`]: the work — the plan of units, the run directory that stores them, what one unit
+//!   measures, and the executor that runs a selection of them;
+//! - [`judge`]: the decisions — per-normalizer summaries, effect sizes, interventions and
+//!   verdicts, as numbers (the statistics themselves are [`crate::stats`]);
+//! - [`present`]: what a reader sees — sentences, tables, figures, the page.
+//!
+//! [`run`] does it all in one process; [`units::execute::run_selected`] fills a run directory
+//! with any selection of units (one process, `--resume`, many jobs on a shared filesystem), and
+//! [`render`] builds the report from whatever units are there.
 
-mod config;
-mod intervention;
-mod plan;
-mod render;
-mod run;
-mod summary;
-mod verdict;
+pub mod config;
+pub mod explanation;
+pub mod judge;
+pub mod present;
+pub mod units;
 
-pub use config::{
-    Entry, InterventionConfig, ReportConfig, Scale, default_normalizers, roles, skip_init,
-};
-pub use intervention::{Intervention, SHARE_THRESHOLD, SweepArm, SweepPoint, chance_loss};
-pub use plan::{
-    Collected, Ran, UnitId, UnitKind, collect, fingerprint, join, open, plan, prepare,
-    run_selected, select, shard, slug,
-};
-pub use render::{Provenance, SECTIONS, answer, page, write};
-pub use run::{
-    InitUnit, Progress, Silent, SweepUnit, TrainUnit, Units, init_unit, sweep_unit, train_unit,
-};
-pub use summary::{Effect, Mechanism, NormSummary, Summary, spearman, summarize};
-pub use verdict::{
-    Direction, Estimate, Evidence, Kind, Ratio, Verdict, bootstrap, bootstrap_ratio,
-    judge_correlation, judge_effect, judge_threshold, permutation_p, verdict,
-};
+pub use config::{Entry, InterventionConfig, ReportConfig, Scale, default_normalizers, skip_init};
+pub use explanation::{Explanation, InterventionKind, Role};
+pub use judge::{Summary, judge};
+pub use present::page::{Provenance, answer, sections};
+pub use units::execute::{Progress, Ran, Silent, run_selected};
+pub use units::plan::{plan, select, shard};
+pub use units::store::{Collected, collect, fingerprint, join, open, prepare};
+pub use units::{UnitId, UnitKind};
 
 use std::path::Path;
 
@@ -79,7 +80,7 @@ pub fn render_since(
     start: std::time::Instant,
 ) -> Result<Rendered, AnalysisError> {
     let collected = collect(config, out)?;
-    let summary = summarize(config, &collected.units);
+    let summary = judge(config, &collected.units);
     let provenance = Provenance {
         normscope: env!("CARGO_PKG_VERSION"),
         burn: "0.22.1",
@@ -97,7 +98,7 @@ pub fn render_since(
         compute_seconds: collected.compute_seconds,
         missing: collected.missing.iter().map(UnitId::id).collect(),
     };
-    write(out, config, &collected.units, &summary, &provenance)?;
+    present::page::write(out, config, &collected.units, &summary, &provenance)?;
     Ok(Rendered {
         summary,
         missing: collected.missing,

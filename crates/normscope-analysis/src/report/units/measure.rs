@@ -1,22 +1,24 @@
-//! The units of the battery: one per (normalizer, seed) and kind — the at-initialization
-//! metrics, a training run with its probes. Which units a run has and how they are stored:
-//! [`super::plan`].
+//! What one unit measures: the at-initialization metrics of a network ([`InitUnit`]), a
+//! training run with its probes ([`TrainUnit`]), a sweep's run ([`SweepUnit`]).
 
 use burn::tensor::{Device, Int, Tensor};
 use normscope_core::Mode;
 use serde::{Deserialize, Serialize};
 
-use super::config::{Entry, ReportConfig};
-use super::plan::UnitKind;
+use super::UnitKind;
+use super::store::AnyUnit;
 use crate::AnalysisError;
 use crate::data::Dataset;
 use crate::metrics::gradient_predictiveness::{Landscape, default_multiples, landscape};
 use crate::metrics::identity_bias::{BlockSignal, identity_bias};
 use crate::metrics::internal_covariate_shift::{LayerShift, ShiftProbe};
-use crate::metrics::lr_range::run_outcome;
 use crate::metrics::rank_collapse::{RankMeasures, rank_measures_of};
 use crate::models::{NetworkConfig, Probe, Site};
-use crate::train::{TrainConfig, Trainer, cross_entropy};
+use crate::report::config::{Entry, ReportConfig};
+use crate::stats::mean;
+use crate::train::{
+    AfterEach, Batch, FINAL_WINDOW, StepHooks, TrainConfig, Trainer, cross_entropy,
+};
 
 /// The at-initialization measurements of one network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +33,10 @@ pub struct InitUnit {
     pub ranks: Vec<RankMeasures>,
     /// `‖∂L/∂h‖²` of every block output.
     pub grad_norms: Vec<f64>,
+    /// Some block output was not finite at initialization (the activations overflowed, as in
+    /// a very deep unnormalized network): its metrics are NaN, an outcome, not an error.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub non_finite: bool,
 }
 
 /// One training run with its probes.
@@ -64,36 +70,6 @@ pub struct TrainUnit {
     pub shifts: Vec<(usize, Vec<LayerShift>)>,
 }
 
-/// The progress bars of a run (one per experiment).
-pub trait Progress {
-    /// A bar for an experiment of `total` units.
-    fn bar(&self, label: &str, total: u64) -> indicatif::ProgressBar;
-}
-
-/// No bars.
-pub struct Silent;
-
-impl Progress for Silent {
-    fn bar(&self, _: &str, _: u64) -> indicatif::ProgressBar {
-        indicatif::ProgressBar::hidden()
-    }
-}
-
-impl Progress for indicatif::MultiProgress {
-    fn bar(&self, label: &str, total: u64) -> indicatif::ProgressBar {
-        let bar = self.add(indicatif::ProgressBar::new(total));
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{prefix:>24} [{bar:30}] {pos}/{len} {msg} ({elapsed})",
-            )
-            .expect("a valid template")
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(label.to_string());
-        bar
-    }
-}
-
 fn network(config: &ReportConfig, entry: &Entry, data: &Dataset) -> NetworkConfig {
     let [c, h, _] = data.shape;
     NetworkConfig::ResNet(config.network_for(entry, c, h, data.classes))
@@ -110,14 +86,25 @@ pub fn init_unit(
     let device = device.clone().autodiff();
     device.seed(seed);
     let model = network(config, entry, data).init(&device)?;
-    let indices: Vec<usize> = (0..config.init_batch.min(data.len())).collect();
+    if config.init_batch > data.len() {
+        return Err(AnalysisError::Config {
+            key: "init_batch".into(),
+            value: config.init_batch.to_string(),
+            reason: format!("is more than the training set's {} samples", data.len()),
+        });
+    }
+    let indices: Vec<usize> = (0..config.init_batch).collect();
     let (x, y): (Tensor<4>, Tensor<1, Int>) = data.batch(&indices, &device);
     let mut probe = Probe::with_gradients();
     let logits = model.forward(x, Mode::Train, &mut probe)?;
     let grads = cross_entropy(logits, y).backward();
+    let non_finite = probe
+        .at(Site::Hidden)
+        .any(|o| !(o.value.clone().abs().max().into_scalar::<f32>()).is_finite());
     Ok(InitUnit {
         label: entry.label.clone(),
         seed,
+        non_finite,
         blocks: identity_bias(&probe),
         ranks: probe
             .at(Site::Hidden)
@@ -132,6 +119,46 @@ pub fn init_unit(
             })
             .collect(),
     })
+}
+
+/// The probes of a training unit: at each of `config.probe_steps`, the landscape along the
+/// gradient before the step and the covariate shift the step causes.
+struct Probes<'a> {
+    network: &'a NetworkConfig,
+    steps: &'a [usize],
+    seed: u64,
+    /// The shift probe of the step under way.
+    pending: Option<(usize, ShiftProbe)>,
+    landscape: Vec<(usize, Landscape)>,
+    shifts: Vec<(usize, Vec<LayerShift>)>,
+    bar: &'a indicatif::ProgressBar,
+}
+
+impl StepHooks for Probes<'_> {
+    fn before(&mut self, trainer: &Trainer, batch: &Batch) -> Result<(), AnalysisError> {
+        if self.steps.contains(&trainer.step) {
+            let mut probe = ShiftProbe::new(self.network, trainer, batch.clone(), self.seed)?;
+            self.landscape.push((
+                trainer.step,
+                landscape(
+                    &mut probe.objective,
+                    &probe.before,
+                    trainer.lr(),
+                    &default_multiples(),
+                )?,
+            ));
+            self.pending = Some((trainer.step, probe));
+        }
+        Ok(())
+    }
+
+    fn after(&mut self, trainer: &mut Trainer) -> Result<(), AnalysisError> {
+        if let Some((step, probe)) = self.pending.take() {
+            self.shifts.push((step, probe.after(trainer)?));
+        }
+        self.bar.inc(1);
+        Ok(())
+    }
 }
 
 /// Training with the landscape and covariate-shift probes at `config.probe_steps`.
@@ -150,68 +177,36 @@ pub fn train_unit(
         ..config.train.clone()
     };
     let mut trainer = Trainer::new(&network, train_config, device)?;
-    let (mut probes_landscape, mut probes_shift) = (vec![], vec![]);
-    let mut diverged_at = None;
-    while trainer.step < config.train.steps {
-        let (x, y) = trainer.next_tensors(train);
-        let probing = config.probe_steps.contains(&trainer.step);
-        let mut probe = if probing {
-            Some(ShiftProbe::new(
-                &network,
-                &trainer,
-                (x.clone(), y.clone()),
-                seed,
-            )?)
-        } else {
-            None
-        };
-        if let Some(probe) = probe.as_mut() {
-            probes_landscape.push((
-                trainer.step,
-                landscape(
-                    &mut probe.objective,
-                    &probe.before,
-                    trainer.lr(),
-                    &default_multiples(),
-                )?,
-            ));
-        }
-        let step = trainer.step;
-        match trainer.step_on(x, y) {
-            Ok(_) => {}
-            Err(AnalysisError::Diverged { step, .. }) => {
-                diverged_at = Some(step);
-                break;
-            }
-            Err(e) => return Err(e),
-        }
-        if let Some(probe) = probe {
-            probes_shift.push((step, probe.after(&trainer)?));
-        }
-        bar.inc(1);
-    }
-    let (test_loss, test_accuracy, test_accuracy_recalibrated) = if diverged_at.is_none() {
+    let mut probes = Probes {
+        network: &network,
+        steps: &config.probe_steps,
+        seed,
+        pending: None,
+        landscape: vec![],
+        shifts: vec![],
+        bar,
+    };
+    let run = trainer.run(train, &mut probes)?;
+    let (test_loss, test_accuracy, test_accuracy_recalibrated) = if run.diverged_at.is_none() {
         let (loss, accuracy) = trainer.evaluate(test, Mode::Eval)?;
         trainer.recalibrate(train, RECALIBRATION_BATCHES)?;
         (loss, accuracy, trainer.evaluate(test, Mode::Eval)?.1)
     } else {
         (f64::NAN, f64::NAN, f64::NAN)
     };
-    let losses = trainer.losses.clone();
-    let (final_loss, steps_to_target) =
-        run_outcome(&losses, diverged_at.is_some(), config.target_loss, 10);
+    let outcome = run.outcome(config.target_loss, FINAL_WINDOW);
     Ok(TrainUnit {
         label: entry.label.clone(),
         seed,
-        final_loss,
-        steps_to_target,
-        losses,
-        diverged_at,
+        final_loss: outcome.final_loss,
+        steps_to_target: outcome.steps_to_target,
+        losses: run.losses,
+        diverged_at: run.diverged_at,
         test_accuracy,
         test_accuracy_recalibrated,
         test_loss,
-        landscape: probes_landscape,
-        shifts: probes_shift,
+        landscape: probes.landscape,
+        shifts: probes.shifts,
     })
 }
 
@@ -286,43 +281,42 @@ pub fn sweep_unit(
     let at_init = init_unit(&network, entry, seed, train, device)?;
     let network = self::network(&network, entry, train);
     let mut trainer = Trainer::new(&network, train_config, device)?;
-    let mut diverged_at = None;
-    while trainer.step < config.interventions.steps {
-        match trainer.train_step(train) {
-            Ok(_) => bar.inc(1),
-            Err(AnalysisError::Diverged { step, .. }) => {
-                diverged_at = Some(step);
-                bar.inc((config.interventions.steps - trainer.step) as u64);
-                break;
-            }
-            Err(e) => return Err(e),
-        }
+    let run = trainer.run(
+        train,
+        &mut AfterEach(|_: &mut Trainer| {
+            bar.inc(1);
+            Ok(())
+        }),
+    )?;
+    if run.diverged_at.is_some() {
+        bar.inc((config.interventions.steps - run.losses.len()) as u64);
     }
-    let losses = trainer.losses.clone();
-    let (final_loss, steps_to_target) =
-        run_outcome(&losses, diverged_at.is_some(), config.target_loss, 10);
+    let outcome = run.outcome(config.target_loss, FINAL_WINDOW);
     Ok(SweepUnit {
         label: entry.label.clone(),
         seed,
         point: value,
-        final_loss,
-        steps_to_target,
-        losses,
-        diverged_at,
+        final_loss: outcome.final_loss,
+        steps_to_target: outcome.steps_to_target,
+        losses: run.losses,
+        diverged_at: run.diverged_at,
         rank: at_init
             .ranks
             .last()
             .map(|r| r.effective_rank / config.init_batch as f64)
             .unwrap_or(f64::NAN),
-        branch_share: {
-            let shares: Vec<f64> = at_init.blocks.iter().map(|b| b.branch_share).collect();
-            shares.iter().sum::<f64>() / shares.len().max(1) as f64
-        },
+        branch_share: mean(
+            &at_init
+                .blocks
+                .iter()
+                .map(|b| b.branch_share)
+                .collect::<Vec<_>>(),
+        ),
     })
 }
 
 /// Every unit of the battery, read back from `units/` when already done.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Units {
     /// At-initialization units.
     pub init: Vec<InitUnit>,
@@ -334,4 +328,16 @@ pub struct Units {
     /// Depth sweep units.
     #[serde(default)]
     pub depth: Vec<SweepUnit>,
+}
+
+impl Units {
+    /// Adds a unit where its kind belongs.
+    pub fn push(&mut self, unit: AnyUnit) {
+        match unit {
+            AnyUnit::Init(u) => self.init.push(u),
+            AnyUnit::Train(u) => self.train.push(u),
+            AnyUnit::Lr(u) => self.lr.push(u),
+            AnyUnit::Depth(u) => self.depth.push(u),
+        }
+    }
 }

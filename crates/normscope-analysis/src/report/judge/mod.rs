@@ -1,0 +1,227 @@
+//! From the units to the decisions — numbers only, no prose: each normalizer summarised
+//! ([`per_norm`]), BatchNorm's effect on each explanation's metric ([`effect`]), each
+//! explanation's intervention ([`intervention`]), and the verdicts ([`verdict`]) on the judged
+//! evidence. The sentences that say all this are `present::text`.
+
+pub mod effect;
+pub mod intervention;
+pub mod per_norm;
+pub mod verdict;
+
+use serde::{Deserialize, Serialize};
+
+use self::effect::Effect;
+use self::intervention::Intervention;
+use self::per_norm::{NormSummary, summarize_norms};
+use self::verdict::{
+    Direction, Evidence, EvidenceKind, Verdict, judge_correlation, judge_effect, verdict,
+};
+use super::config::ReportConfig;
+use super::explanation::{Explanation, InterventionKind, Role};
+use super::units::measure::Units;
+use crate::stats::{Estimate, bootstrap_ratio, finite_mean, fnv1a, permutation_p, spearman};
+
+/// One explanation, measured and judged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mechanism {
+    /// The explanation.
+    #[serde(rename = "id")]
+    pub explanation: Explanation,
+    /// BatchNorm's effect on its metric, when the battery has `BatchNorm` and `none`.
+    pub effect: Option<Effect>,
+    /// For covariate shift, BatchNorm's effect on the absolute shift of Def. 2.1, reported
+    /// beside the relative one the verdict uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub absolute_effect: Option<Effect>,
+    /// Spearman correlation between the metric and the final training loss across the
+    /// normalizers (a diverged normalizer ranks slowest; control arms left out).
+    pub spearman: f64,
+    /// Two-sided permutation p-value of `spearman`.
+    pub p_value: f64,
+    /// Spearman correlation between the metric and the steps to the target loss.
+    pub spearman_steps: f64,
+    /// Normalizers the correlations run over.
+    pub normalizers: usize,
+    /// The judged evidence the verdict rests on: intervention, effect, correlation.
+    pub evidence: Vec<Evidence>,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+impl Mechanism {
+    /// The direction of the evidence of `kind`.
+    pub fn direction(&self, kind: EvidenceKind) -> Direction {
+        self.evidence
+            .iter()
+            .find(|e| e.kind == kind)
+            .map_or(Direction::TooFew, |e| e.direction)
+    }
+}
+
+/// The whole judgement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Per normalizer, in the battery's order.
+    pub norms: Vec<NormSummary>,
+    /// Per explanation, in [`Explanation::ALL`]'s order.
+    pub mechanisms: Vec<Mechanism>,
+    /// BatchNorm's final training loss over no normalization's, with its bootstrap interval.
+    pub speedup: Option<Estimate>,
+    /// The interventions, one per explanation, in the same order.
+    pub interventions: Vec<Intervention>,
+}
+
+impl Summary {
+    /// The judgement of `explanation`.
+    pub fn mechanism(&self, explanation: Explanation) -> &Mechanism {
+        self.mechanisms
+            .iter()
+            .find(|m| m.explanation == explanation)
+            .expect("a summary judges every explanation")
+    }
+
+    /// The intervention of `kind`.
+    pub fn intervention(&self, kind: InterventionKind) -> &Intervention {
+        self.interventions
+            .iter()
+            .find(|i| i.kind == kind)
+            .expect("a summary runs every intervention")
+    }
+
+    /// The summary of the normalizer of `role`, if the battery has it.
+    pub fn norm(&self, role: Role) -> Option<&NormSummary> {
+        self.norms.iter().find(|n| n.label == role.label())
+    }
+}
+
+/// A fixed seed for the resampling of one judgement, from its name (so a report is
+/// reproducible).
+pub fn resampling_seed(name: &str) -> u64 {
+    fnv1a(name.as_bytes())
+}
+
+/// Runs one explanation's intervention.
+fn run_intervention(config: &ReportConfig, units: &Units, kind: InterventionKind) -> Intervention {
+    match kind {
+        InterventionKind::Noise => intervention::noise(config, units, resampling_seed("noise")),
+        InterventionKind::LearningRates => {
+            intervention::learning_rates(config, units, resampling_seed("lr"))
+        }
+        InterventionKind::SkipInitDepth => {
+            intervention::depth(config, units, kind, resampling_seed("skipinit"))
+        }
+        InterventionKind::OrthogonalDepth => {
+            intervention::depth(config, units, kind, resampling_seed("orthogonal"))
+        }
+    }
+}
+
+/// Judges the units of `config`.
+pub fn judge(config: &ReportConfig, units: &Units) -> Summary {
+    let (norms, seeds) = summarize_norms(config, units);
+    // The correlations run over the normalizers, not over the interventions' control arms.
+    let correlated: Vec<usize> = (0..norms.len())
+        .filter(|&i| !config.normalizers[i].control)
+        .collect();
+    let speed: Vec<f64> = correlated
+        .iter()
+        .map(|&i| {
+            if norms[i].diverged > 0 {
+                f64::INFINITY
+            } else {
+                norms[i].final_loss.mean
+            }
+        })
+        .collect();
+    let steps: Vec<f64> = correlated
+        .iter()
+        .map(|&i| norms[i].steps_to_target.mean)
+        .collect();
+    let index = |role: Role| norms.iter().position(|n| n.label == role.label());
+    let pair = index(Role::BatchNorm).zip(index(Role::None));
+    let absolute_shift = |seed| {
+        pair.map(|(b, n)| {
+            Effect::of(
+                &seeds[b].covariate_shift_abs,
+                &seeds[n].covariate_shift_abs,
+                seed,
+            )
+        })
+    };
+    let interventions: Vec<Intervention> = Explanation::ALL
+        .iter()
+        .map(|e| run_intervention(config, units, e.intervention()))
+        .collect();
+    let mechanisms = Explanation::ALL
+        .iter()
+        .zip(&interventions)
+        .map(|(&explanation, tested)| {
+            let values: Vec<f64> = correlated
+                .iter()
+                .map(|&i| finite_mean(seeds[i].metric(explanation)))
+                .collect();
+            let seed = resampling_seed(explanation.id());
+            let (rho, p_value) = (
+                spearman(&values, &speed),
+                permutation_p(&values, &speed, seed),
+            );
+            let effect = pair.map(|(b, n)| {
+                Effect::of(
+                    seeds[b].metric(explanation),
+                    seeds[n].metric(explanation),
+                    seed,
+                )
+            });
+            let evidence = vec![
+                Evidence {
+                    kind: EvidenceKind::Intervention,
+                    direction: tested.direction,
+                },
+                Evidence {
+                    kind: EvidenceKind::Effect,
+                    direction: effect.as_ref().map_or(Direction::TooFew, |e| {
+                        judge_effect(&e.ratio, explanation.predicts())
+                    }),
+                },
+                Evidence {
+                    kind: EvidenceKind::Correlation,
+                    direction: judge_correlation(
+                        rho,
+                        p_value,
+                        correlated.len(),
+                        explanation.predicts(),
+                    ),
+                },
+            ];
+            Mechanism {
+                explanation,
+                absolute_effect: match explanation {
+                    Explanation::CovariateShift => absolute_shift(seed),
+                    Explanation::Smoothness
+                    | Explanation::IdentityBias
+                    | Explanation::RankCollapse => None,
+                },
+                effect,
+                spearman: rho,
+                p_value,
+                spearman_steps: spearman(&values, &steps),
+                normalizers: correlated.len(),
+                verdict: verdict(&evidence),
+                evidence,
+            }
+        })
+        .collect();
+    let speedup = pair.map(|(b, n)| {
+        bootstrap_ratio(
+            &seeds[b].final_loss,
+            &seeds[n].final_loss,
+            resampling_seed("speed"),
+        )
+    });
+    Summary {
+        norms,
+        mechanisms,
+        speedup,
+        interventions,
+    }
+}

@@ -443,7 +443,6 @@ impl Chart {
 
     fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<(), OutputError> {
         register_font();
-        let plot_error = |e: &dyn std::fmt::Display| OutputError::Plot(e.to_string());
         root.fill(&WHITE).map_err(|e| plot_error(&e))?;
         let ((x0, x1), (y0, y1)) = self.ranges();
         // The legend stands in its own strip right of the plot, so it never hides a point.
@@ -463,47 +462,7 @@ impl Chart {
         let (plot_area, legend_area) =
             root.split_horizontally(root.dim_in_pixel().0 - legend_width);
         if show_legend {
-            for (row, (index, text)) in legend.iter().enumerate() {
-                let y = 48 + 18 * row as i32;
-                match index {
-                    Some(i) => {
-                        let (colour, marker_shape, dashed) = style(*i);
-                        let s = &self.series[*i];
-                        if !s.scatter {
-                            let segments: Vec<(i32, i32)> = if dashed || s.control {
-                                vec![(2, 10), (14, 22), (26, 34)]
-                            } else {
-                                vec![(2, 34)]
-                            };
-                            for (a, b) in segments {
-                                legend_area
-                                    .draw(&PathElement::new(
-                                        vec![(a, y), (b, y)],
-                                        colour.stroke_width(2),
-                                    ))
-                                    .map_err(|e| plot_error(&e))?;
-                            }
-                        }
-                        let (fill, outline) = marker(marker_shape, 4.5, colour, s.control);
-                        legend_area
-                            .draw(&(EmptyElement::at((18, y)) + fill))
-                            .map_err(|e| plot_error(&e))?;
-                        if let Some(outline) = outline {
-                            legend_area
-                                .draw(&(EmptyElement::at((18, y)) + outline))
-                                .map_err(|e| plot_error(&e))?;
-                        }
-                    }
-                    None => {
-                        legend_area
-                            .draw(&Cross::new((18, y), 5, BLACK.stroke_width(2)))
-                            .map_err(|e| plot_error(&e))?;
-                    }
-                }
-                legend_area
-                    .draw(&Text::new(text.clone(), (40, y - 7), ("sans-serif", 12)))
-                    .map_err(|e| plot_error(&e))?;
-            }
+            self.draw_legend(&legend_area, &legend)?;
         }
         let width = |v: f64, integer: bool| tick_label(v, integer).chars().count() as f64 * 7.0;
         let plot_width = plot_area.dim_in_pixel().0 as f64 - 100.0;
@@ -515,180 +474,213 @@ impl Chart {
             }),
         };
         let y_ticks = ticks(y0, y1, self.log_y, false, plot_height, &|_| 14.0);
-        let x_integer = self.x_integer;
         let mut builder = ChartBuilder::on(&plot_area);
         builder
             .caption(&self.title, ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(64);
-        macro_rules! body {
-            ($chart:expr) => {{
-                let mut chart = $chart;
-                chart
-                    .configure_mesh()
-                    .x_desc(&self.x_label)
-                    .y_desc(&self.y_label)
-                    .label_style(("sans-serif", 12))
-                    .x_label_formatter(&|v| tick_label(*v, x_integer))
-                    .y_label_formatter(&|v| tick_label(*v, false))
-                    .draw()
-                    .map_err(|e| plot_error(&e))?;
-                let clamp_y = |v: f64| v.max(y0).min(y1);
-                let clamp_x = |v: f64| v.max(x0).min(x1);
-                let finite = |p: &(f64, f64)| {
-                    p.0.is_finite()
-                        && p.1.is_finite()
-                        && (!self.log_y || p.1 > 0.0)
-                        && (!self.log_x || p.0 > 0.0)
-                };
-                for (i, s) in self.series.iter().enumerate() {
-                    let (colour, marker_shape, dashed) = style(i);
-                    if !s.band.is_empty() {
-                        let mut outline: Vec<(f64, f64)> =
-                            s.band.iter().map(|b| (b.0, clamp_y(b.2))).collect();
-                        outline.extend(s.band.iter().rev().map(|b| (b.0, clamp_y(b.1))));
-                        chart
-                            .draw_series(std::iter::once(Polygon::new(
-                                outline,
-                                colour.mix(0.15).filled(),
-                            )))
-                            .map_err(|e| plot_error(&e))?;
-                    }
-                    for &(x, lo, hi) in s
-                        .y_errors
-                        .iter()
-                        .filter(|e| e.1.is_finite() && e.2.is_finite())
-                    {
-                        let (lo, hi) = (clamp_y(lo), clamp_y(hi));
-                        chart
-                            .draw_series(std::iter::once(PathElement::new(
-                                vec![(x, lo), (x, hi)],
-                                colour.stroke_width(1),
-                            )))
-                            .map_err(|e| plot_error(&e))?;
-                        for end in [lo, hi] {
-                            chart
-                                .draw_series(std::iter::once(
-                                    EmptyElement::at((x, end))
-                                        + PathElement::new(
-                                            vec![(-4, 0), (4, 0)],
-                                            colour.stroke_width(1),
-                                        ),
-                                ))
-                                .map_err(|e| plot_error(&e))?;
-                        }
-                    }
-                    for &(y, lo, hi) in s
-                        .x_errors
-                        .iter()
-                        .filter(|e| e.1.is_finite() && e.2.is_finite())
-                    {
-                        let (lo, hi) = (clamp_x(lo), clamp_x(hi));
-                        chart
-                            .draw_series(std::iter::once(PathElement::new(
-                                vec![(lo, y), (hi, y)],
-                                colour.stroke_width(1),
-                            )))
-                            .map_err(|e| plot_error(&e))?;
-                        for end in [lo, hi] {
-                            chart
-                                .draw_series(std::iter::once(
-                                    EmptyElement::at((end, y))
-                                        + PathElement::new(
-                                            vec![(0, -4), (0, 4)],
-                                            colour.stroke_width(1),
-                                        ),
-                                ))
-                                .map_err(|e| plot_error(&e))?;
-                        }
-                    }
-                    let points: Vec<(f64, f64)> =
-                        s.points.iter().copied().filter(|p| finite(p)).collect();
-                    if !s.scatter && points.len() > 1 {
-                        if dashed || s.control {
-                            chart
-                                .draw_series(DashedLineSeries::new(
-                                    points.clone(),
-                                    8,
-                                    5,
-                                    colour.stroke_width(2),
-                                ))
-                                .map_err(|e| plot_error(&e))?;
+        let bounds = ((x0, x1), (y0, y1));
+        let (x, y) = (x0..x1, y0..y1);
+        match (self.log_x, self.log_y) {
+            (false, false) => self.plot(
+                builder
+                    .build_cartesian_2d(ticked(x, x_ticks), ticked(y, y_ticks))
+                    .map_err(|e| plot_error(&e))?,
+                bounds,
+            )?,
+            (false, true) => self.plot(
+                builder
+                    .build_cartesian_2d(ticked(x, x_ticks), ticked(y.log_scale(), y_ticks))
+                    .map_err(|e| plot_error(&e))?,
+                bounds,
+            )?,
+            (true, false) => self.plot(
+                builder
+                    .build_cartesian_2d(ticked(x.log_scale(), x_ticks), ticked(y, y_ticks))
+                    .map_err(|e| plot_error(&e))?,
+                bounds,
+            )?,
+            (true, true) => self.plot(
+                builder
+                    .build_cartesian_2d(
+                        ticked(x.log_scale(), x_ticks),
+                        ticked(y.log_scale(), y_ticks),
+                    )
+                    .map_err(|e| plot_error(&e))?,
+                bounds,
+            )?,
+        }
+        root.present().map_err(|e| plot_error(&e))?;
+        Ok(())
+    }
+
+    /// The legend: one line per series (its line, marker and name), and the × of diverged runs.
+    fn draw_legend<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        legend: &[(Option<usize>, String)],
+    ) -> Result<(), OutputError> {
+        for (row, (index, text)) in legend.iter().enumerate() {
+            let y = 48 + 18 * row as i32;
+            match index {
+                Some(i) => {
+                    let (colour, shape, dashed) = style(*i);
+                    let s = &self.series[*i];
+                    if !s.scatter {
+                        let segments: Vec<(i32, i32)> = if dashed || s.control {
+                            vec![(2, 10), (14, 22), (26, 34)]
                         } else {
-                            chart
-                                .draw_series(LineSeries::new(
-                                    points.clone(),
-                                    colour.stroke_width(2),
-                                ))
-                                .map_err(|e| plot_error(&e))?;
-                        }
-                    }
-                    // Markers: every point of a short series, about 12 along a long one
-                    // (offset per series, so that close curves do not hide each other's).
-                    let every = (points.len() / 12).max(1);
-                    let offset = if every > 1 {
-                        (i * every / 5) % every
-                    } else {
-                        0
-                    };
-                    let radius = if s.scatter { 5.5 } else { 4.0 };
-                    for (k, &p) in points.iter().enumerate() {
-                        if k % every == offset || every == 1 {
-                            let (fill, outline) = marker(marker_shape, radius, colour, s.control);
-                            chart
-                                .draw_series(std::iter::once(EmptyElement::at(p) + fill))
-                                .map_err(|e| plot_error(&e))?;
-                            if let Some(outline) = outline {
-                                chart
-                                    .draw_series(std::iter::once(EmptyElement::at(p) + outline))
-                                    .map_err(|e| plot_error(&e))?;
-                            }
-                        }
-                    }
-                    for &p in s.diverged.iter().filter(|p| finite(p)) {
-                        chart
-                            .draw_series(std::iter::once(
-                                EmptyElement::at((clamp_x(p.0), clamp_y(p.1)))
-                                    + Cross::new((0, 0), 6, colour.stroke_width(3)),
+                            vec![(2, 34)]
+                        };
+                        for (a, b) in segments {
+                            area.draw(&PathElement::new(
+                                vec![(a, y), (b, y)],
+                                colour.stroke_width(2),
                             ))
+                            .map_err(|e| plot_error(&e))?;
+                        }
+                    }
+                    let (fill, outline) = marker(shape, 4.5, colour, s.control);
+                    area.draw(&(EmptyElement::at((18, y)) + fill))
+                        .map_err(|e| plot_error(&e))?;
+                    if let Some(outline) = outline {
+                        area.draw(&(EmptyElement::at((18, y)) + outline))
                             .map_err(|e| plot_error(&e))?;
                     }
                 }
-            }};
+                None => area
+                    .draw(&Cross::new((18, y), 5, BLACK.stroke_width(2)))
+                    .map_err(|e| plot_error(&e))?,
+            }
+            area.draw(&Text::new(text.clone(), (40, y - 7), ("sans-serif", 12)))
+                .map_err(|e| plot_error(&e))?;
         }
-        match (self.log_x, self.log_y) {
-            (false, false) => body!(
-                builder
-                    .build_cartesian_2d(ticked(x0..x1, x_ticks), ticked(y0..y1, y_ticks))
-                    .map_err(|e| plot_error(&e))?
-            ),
-            (false, true) => body!(
-                builder
-                    .build_cartesian_2d(
-                        ticked(x0..x1, x_ticks),
-                        ticked((y0..y1).log_scale(), y_ticks)
-                    )
-                    .map_err(|e| plot_error(&e))?
-            ),
-            (true, false) => body!(
-                builder
-                    .build_cartesian_2d(
-                        ticked((x0..x1).log_scale(), x_ticks),
-                        ticked(y0..y1, y_ticks)
-                    )
-                    .map_err(|e| plot_error(&e))?
-            ),
-            (true, true) => body!(
-                builder
-                    .build_cartesian_2d(
-                        ticked((x0..x1).log_scale(), x_ticks),
-                        ticked((y0..y1).log_scale(), y_ticks)
-                    )
-                    .map_err(|e| plot_error(&e))?
-            ),
+        Ok(())
+    }
+
+    /// The mesh and every series, on either kind of axes.
+    fn plot<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(
+        &self,
+        mut chart: ChartContext<'_, DB, Cartesian2d<Ticked<X>, Ticked<Y>>>,
+        bounds: ((f64, f64), (f64, f64)),
+    ) -> Result<(), OutputError> {
+        let x_integer = self.x_integer;
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .label_style(("sans-serif", 12))
+            .x_label_formatter(&|v| tick_label(*v, x_integer))
+            .y_label_formatter(&|v| tick_label(*v, false))
+            .draw()
+            .map_err(|e| plot_error(&e))?;
+        for (i, s) in self.series.iter().enumerate() {
+            self.draw_series(&mut chart, i, s, bounds)?;
         }
-        root.present().map_err(|e| plot_error(&e))?;
+        Ok(())
+    }
+
+    /// One series: its band, error bars, line, markers and × marks.
+    fn draw_series<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(
+        &self,
+        chart: &mut ChartContext<'_, DB, Cartesian2d<Ticked<X>, Ticked<Y>>>,
+        i: usize,
+        s: &Series,
+        ((x0, x1), (y0, y1)): ((f64, f64), (f64, f64)),
+    ) -> Result<(), OutputError> {
+        let (colour, shape, dashed) = style(i);
+        let clamp_y = |v: f64| v.max(y0).min(y1);
+        let clamp_x = |v: f64| v.max(x0).min(x1);
+        let finite = |p: &(f64, f64)| {
+            p.0.is_finite()
+                && p.1.is_finite()
+                && (!self.log_y || p.1 > 0.0)
+                && (!self.log_x || p.0 > 0.0)
+        };
+        macro_rules! draw {
+            ($element:expr) => {
+                chart
+                    .draw_series(std::iter::once($element))
+                    .map_err(|e| plot_error(&e))?
+            };
+        }
+        if !s.band.is_empty() {
+            let mut outline: Vec<(f64, f64)> = s.band.iter().map(|b| (b.0, clamp_y(b.2))).collect();
+            outline.extend(s.band.iter().rev().map(|b| (b.0, clamp_y(b.1))));
+            draw!(Polygon::new(outline, colour.mix(0.15).filled()));
+        }
+        let bar = |vertical: bool| {
+            let cap: Vec<(i32, i32)> = if vertical {
+                vec![(-4, 0), (4, 0)]
+            } else {
+                vec![(0, -4), (0, 4)]
+            };
+            PathElement::new(cap, colour.stroke_width(1))
+        };
+        for &(x, lo, hi) in s
+            .y_errors
+            .iter()
+            .filter(|e| e.1.is_finite() && e.2.is_finite())
+        {
+            let (lo, hi) = (clamp_y(lo), clamp_y(hi));
+            draw!(PathElement::new(
+                vec![(x, lo), (x, hi)],
+                colour.stroke_width(1)
+            ));
+            for end in [lo, hi] {
+                draw!(EmptyElement::at((x, end)) + bar(true));
+            }
+        }
+        for &(y, lo, hi) in s
+            .x_errors
+            .iter()
+            .filter(|e| e.1.is_finite() && e.2.is_finite())
+        {
+            let (lo, hi) = (clamp_x(lo), clamp_x(hi));
+            draw!(PathElement::new(
+                vec![(lo, y), (hi, y)],
+                colour.stroke_width(1)
+            ));
+            for end in [lo, hi] {
+                draw!(EmptyElement::at((end, y)) + bar(false));
+            }
+        }
+        let points: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| finite(p)).collect();
+        if !s.scatter && points.len() > 1 {
+            let style = colour.stroke_width(2);
+            if dashed || s.control {
+                chart
+                    .draw_series(DashedLineSeries::new(points.clone(), 8, 5, style))
+                    .map_err(|e| plot_error(&e))?;
+            } else {
+                chart
+                    .draw_series(LineSeries::new(points.clone(), style))
+                    .map_err(|e| plot_error(&e))?;
+            }
+        }
+        // Markers: every point of a short series, about 12 along a long one (offset per series,
+        // so that close curves do not hide each other's).
+        let every = (points.len() / 12).max(1);
+        let offset = if every > 1 {
+            (i * every / 5) % every
+        } else {
+            0
+        };
+        let radius = if s.scatter { 5.5 } else { 4.0 };
+        for (k, &p) in points.iter().enumerate() {
+            if every == 1 || k % every == offset {
+                let (fill, outline) = marker(shape, radius, colour, s.control);
+                draw!(EmptyElement::at(p) + fill);
+                if let Some(outline) = outline {
+                    draw!(EmptyElement::at(p) + outline);
+                }
+            }
+        }
+        for &p in s.diverged.iter().filter(|p| finite(p)) {
+            let at = (clamp_x(p.0), clamp_y(p.1));
+            draw!(EmptyElement::at(at) + Cross::new((0, 0), 6, colour.stroke_width(3)));
+        }
         Ok(())
     }
 
@@ -728,6 +720,10 @@ impl Chart {
         drawn?;
         Ok((svg_path, png_path))
     }
+}
+
+fn plot_error(e: &dyn std::fmt::Display) -> OutputError {
+    OutputError::Plot(e.to_string())
 }
 
 /// An axis with the ticks chosen here: plotters' own coordinate (linear or log) for the mapping,

@@ -50,6 +50,12 @@ pub struct Entry {
     pub control: bool,
 }
 
+/// The longest label: it names the label's unit files (`depth-<label>-<point>-<seed>.toml`).
+pub const MAX_LABEL: usize = 120;
+
+/// The most characters a sweep's grid point (a learning rate) may print in.
+pub const MAX_POINT: usize = 24;
+
 /// A label as it appears in file names: ASCII alphanumerics lower-cased, anything else `-`.
 pub fn slug(label: &str) -> String {
     label
@@ -420,6 +426,48 @@ impl ReportConfig {
             ));
         }
         self.validate_entries("normalizers", &self.normalizers)?;
+        self.validate_network_and_data()?;
+        self.train.validate()?;
+        if self.train.steps == 0 {
+            return Err(bad("train.steps".into(), "0".into(), "must be at least 1"));
+        }
+        if self.seeds == 0 {
+            return Err(bad("seeds".into(), "0".into(), "must be at least 1"));
+        }
+        if self.init_batch < 2 {
+            return Err(bad(
+                "init_batch".into(),
+                self.init_batch.to_string(),
+                "needs at least 2 samples",
+            ));
+        }
+        if let Some(&step) = self.probe_steps.iter().find(|&&s| s >= self.train.steps) {
+            return Err(bad(
+                "probe_steps".into(),
+                step.to_string(),
+                "every probe step must be below train.steps",
+            ));
+        }
+        if !(self.target_loss.is_finite() && self.target_loss > 0.0) {
+            return Err(bad(
+                "target_loss".into(),
+                self.target_loss.to_string(),
+                "must be finite and > 0",
+            ));
+        }
+        self.validate_interventions()?;
+        self.validate_sizes()?;
+        self.validate_unit_names()?;
+        self.validate_builds(device)
+    }
+
+    /// The network's sizes, and that the data is there and fits it.
+    fn validate_network_and_data(&self) -> Result<(), AnalysisError> {
+        let bad = |key: String, value: String, reason: &str| AnalysisError::Config {
+            key,
+            value,
+            reason: reason.into(),
+        };
         let n = &self.network;
         for (key, value) in [
             ("network.blocks", n.blocks),
@@ -466,38 +514,16 @@ impl ReportConfig {
                 ),
             ));
         }
-        self.train.validate()?;
-        if self.train.steps == 0 {
-            return Err(bad("train.steps".into(), "0".into(), "must be at least 1"));
-        }
-        if self.seeds == 0 {
-            return Err(bad("seeds".into(), "0".into(), "must be at least 1"));
-        }
-        if self.init_batch < 2 {
-            return Err(bad(
-                "init_batch".into(),
-                self.init_batch.to_string(),
-                "needs at least 2 samples",
-            ));
-        }
-        if let Some(&step) = self.probe_steps.iter().find(|&&s| s >= self.train.steps) {
-            return Err(bad(
-                "probe_steps".into(),
-                step.to_string(),
-                "every probe step must be below train.steps",
-            ));
-        }
-        if !(self.target_loss.is_finite() && self.target_loss > 0.0) {
-            return Err(bad(
-                "target_loss".into(),
-                self.target_loss.to_string(),
-                "must be finite and > 0",
-            ));
-        }
-        self.validate_interventions()?;
-        self.validate_sizes()?;
-        self.validate_unit_names()?;
-        // Every normalizer must fit the network's channel counts and shapes (GroupNorm's groups).
+        Ok(())
+    }
+
+    /// Every normalizer fits the network's channel counts and shapes (GroupNorm's groups).
+    fn validate_builds(&self, device: &Device) -> Result<(), AnalysisError> {
+        let bad = |key: String, value: String, reason: &str| AnalysisError::Config {
+            key,
+            value,
+            reason: reason.into(),
+        };
         let iv = &self.interventions;
         for (key, entries) in [
             ("normalizers", &self.normalizers),
@@ -553,57 +579,47 @@ impl ReportConfig {
     }
 
     /// Every unit's file name fits a file system's limit (255 bytes, with room for the writer's
-    /// temporary name): a long label or learning rate is refused here, not after the work.
+    /// temporary name): labels of at most [`MAX_LABEL`] bytes and learning rates that print in at
+    /// most [`MAX_POINT`] characters, refused here and not after the work (`1e308` prints as 309
+    /// digits).
     fn validate_unit_names(&self) -> Result<(), AnalysisError> {
-        /// Longest unit id: `.<id>.toml.<pid>.<nanos>.tmp` must stay within 255 bytes.
-        const MAX_ID: usize = 200;
-        let too_long = super::units::plan::plan(self)
-            .into_iter()
-            .find(|u| u.id().len() > MAX_ID);
-        let Some(unit) = too_long else {
-            return Ok(());
-        };
         let iv = &self.interventions;
-        let (key, value) = match (unit.kind, unit.point.as_deref()) {
-            (super::units::UnitKind::Lr, Some(point))
-                if slug(&unit.label).len() + point.len() < MAX_ID / 2 =>
+        for (key, entries) in [
+            ("normalizers", &self.normalizers),
+            ("interventions.lr_normalizers", &iv.lr_normalizers),
+            ("interventions.depth_normalizers", &iv.depth_normalizers),
+        ] {
+            if let Some((i, e)) = entries
+                .iter()
+                .enumerate()
+                .find(|(_, e)| e.label.len() > MAX_LABEL)
             {
-                let i = iv
-                    .learning_rates
-                    .iter()
-                    .position(|lr| lr.to_string() == point)
-                    .unwrap_or(0);
-                (
-                    format!("interventions.learning_rates[{i}]"),
-                    point.to_string(),
-                )
+                return Err(AnalysisError::Config {
+                    key: format!("{key}[{i}].label"),
+                    value: format!("{}…", e.label.chars().take(40).collect::<String>()),
+                    reason: format!(
+                        "is {} bytes long: a label names its units' files and must be at most {MAX_LABEL} bytes",
+                        e.label.len()
+                    ),
+                });
             }
-            (kind, _) => {
-                let i = kind
-                    .entries(self)
-                    .iter()
-                    .position(|e| e.label == unit.label)
-                    .unwrap_or(0);
-                let key = match kind {
-                    super::units::UnitKind::Init | super::units::UnitKind::Train => "normalizers",
-                    super::units::UnitKind::Lr => "interventions.lr_normalizers",
-                    super::units::UnitKind::Depth => "interventions.depth_normalizers",
-                };
-                (format!("{key}[{i}].label"), unit.label.clone())
-            }
-        };
-        Err(AnalysisError::Config {
-            key,
-            value: if value.chars().count() > 60 {
-                format!("{}…", value.chars().take(60).collect::<String>())
-            } else {
-                value
-            },
-            reason: format!(
-                "makes the unit file name `{}…` longer than {MAX_ID} bytes; use a shorter label or value",
-                unit.id().chars().take(40).collect::<String>()
-            ),
-        })
+        }
+        if let Some((i, lr)) = iv
+            .learning_rates
+            .iter()
+            .enumerate()
+            .find(|(_, lr)| lr.to_string().len() > MAX_POINT)
+        {
+            return Err(AnalysisError::Config {
+                key: format!("interventions.learning_rates[{i}]"),
+                value: lr.to_string().chars().take(40).collect(),
+                reason: format!(
+                    "prints in {} characters: a learning rate names its units' files and must print in at most {MAX_POINT}",
+                    lr.to_string().len()
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Unique labels (also as file names), valid normalizers, GhostBatchNorm's virtual batch.

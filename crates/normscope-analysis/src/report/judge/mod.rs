@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use self::effect::Effect;
 use self::intervention::Intervention;
-use self::per_norm::{NormSummary, summarize_norms};
+use self::per_norm::{NormSummary, Seeds, summarize_norms};
 use self::verdict::{
     Direction, Evidence, EvidenceKind, Verdict, judge_correlation, judge_effect, verdict,
 };
@@ -116,38 +116,115 @@ fn run_intervention(config: &ReportConfig, units: &Units, kind: InterventionKind
     }
 }
 
-/// Judges the units of `config`.
-pub fn judge(config: &ReportConfig, units: &Units) -> Summary {
-    let (norms, seeds) = summarize_norms(config, units);
-    // The correlations run over the normalizers, not over the interventions' control arms.
-    let correlated: Vec<usize> = (0..norms.len())
-        .filter(|&i| !config.normalizers[i].control)
-        .collect();
-    let speed: Vec<f64> = correlated
+/// What the correlations across normalizers run over: the battery's normalizers except its
+/// control arms, with their training speed (final loss, a diverged normalizer slowest) and
+/// steps to the target.
+struct Speed {
+    /// Indices into the battery.
+    correlated: Vec<usize>,
+    /// Final training loss of each (infinite when a seed diverged).
+    final_loss: Vec<f64>,
+    /// Mean steps to the target of each.
+    steps: Vec<f64>,
+}
+
+impl Speed {
+    fn of(config: &ReportConfig, norms: &[NormSummary]) -> Speed {
+        let correlated: Vec<usize> = (0..norms.len())
+            .filter(|&i| !config.normalizers[i].control)
+            .collect();
+        Speed {
+            final_loss: correlated
+                .iter()
+                .map(|&i| {
+                    if norms[i].diverged > 0 {
+                        f64::INFINITY
+                    } else {
+                        norms[i].final_loss.mean
+                    }
+                })
+                .collect(),
+            steps: correlated
+                .iter()
+                .map(|&i| norms[i].steps_to_target.mean)
+                .collect(),
+            correlated,
+        }
+    }
+}
+
+/// One explanation judged: BatchNorm's effect on its metric (`pair` = the indices of
+/// `BatchNorm` and `none`), its correlation with speed, its intervention, the verdict.
+fn mechanism(
+    explanation: Explanation,
+    tested: &Intervention,
+    seeds: &[Seeds],
+    pair: Option<(usize, usize)>,
+    speed: &Speed,
+) -> Mechanism {
+    let values: Vec<f64> = speed
+        .correlated
         .iter()
-        .map(|&i| {
-            if norms[i].diverged > 0 {
-                f64::INFINITY
-            } else {
-                norms[i].final_loss.mean
-            }
-        })
+        .map(|&i| finite_mean(seeds[i].metric(explanation)))
         .collect();
-    let steps: Vec<f64> = correlated
-        .iter()
-        .map(|&i| norms[i].steps_to_target.mean)
-        .collect();
-    let index = |role: Role| norms.iter().position(|n| n.label == role.label());
-    let pair = index(Role::BatchNorm).zip(index(Role::None));
-    let absolute_shift = |seed| {
+    let seed = resampling_seed(explanation.id());
+    let (rho, p_value) = (
+        spearman(&values, &speed.final_loss),
+        permutation_p(&values, &speed.final_loss, seed),
+    );
+    let effect_of = |metric: fn(&Seeds, Explanation) -> &[f64]| {
         pair.map(|(b, n)| {
             Effect::of(
-                &seeds[b].covariate_shift_abs,
-                &seeds[n].covariate_shift_abs,
+                metric(&seeds[b], explanation),
+                metric(&seeds[n], explanation),
                 seed,
             )
         })
     };
+    let effect = effect_of(Seeds::metric);
+    let evidence = vec![
+        Evidence {
+            kind: EvidenceKind::Intervention,
+            direction: tested.direction,
+        },
+        Evidence {
+            kind: EvidenceKind::Effect,
+            direction: effect.as_ref().map_or(Direction::TooFew, |e| {
+                judge_effect(&e.ratio, explanation.predicts())
+            }),
+        },
+        Evidence {
+            kind: EvidenceKind::Correlation,
+            direction: judge_correlation(
+                rho,
+                p_value,
+                speed.correlated.len(),
+                explanation.predicts(),
+            ),
+        },
+    ];
+    Mechanism {
+        explanation,
+        absolute_effect: match explanation {
+            Explanation::CovariateShift => effect_of(|s, _| &s.covariate_shift_abs),
+            Explanation::Smoothness | Explanation::IdentityBias | Explanation::RankCollapse => None,
+        },
+        effect,
+        spearman: rho,
+        p_value,
+        spearman_steps: spearman(&values, &speed.steps),
+        normalizers: speed.correlated.len(),
+        verdict: verdict(&evidence),
+        evidence,
+    }
+}
+
+/// Judges the units of `config`.
+pub fn judge(config: &ReportConfig, units: &Units) -> Summary {
+    let (norms, seeds) = summarize_norms(config, units);
+    let speed = Speed::of(config, &norms);
+    let index = |role: Role| norms.iter().position(|n| n.label == role.label());
+    let pair = index(Role::BatchNorm).zip(index(Role::None));
     let interventions: Vec<Intervention> = Explanation::ALL
         .iter()
         .map(|e| run_intervention(config, units, e.intervention()))
@@ -155,61 +232,7 @@ pub fn judge(config: &ReportConfig, units: &Units) -> Summary {
     let mechanisms = Explanation::ALL
         .iter()
         .zip(&interventions)
-        .map(|(&explanation, tested)| {
-            let values: Vec<f64> = correlated
-                .iter()
-                .map(|&i| finite_mean(seeds[i].metric(explanation)))
-                .collect();
-            let seed = resampling_seed(explanation.id());
-            let (rho, p_value) = (
-                spearman(&values, &speed),
-                permutation_p(&values, &speed, seed),
-            );
-            let effect = pair.map(|(b, n)| {
-                Effect::of(
-                    seeds[b].metric(explanation),
-                    seeds[n].metric(explanation),
-                    seed,
-                )
-            });
-            let evidence = vec![
-                Evidence {
-                    kind: EvidenceKind::Intervention,
-                    direction: tested.direction,
-                },
-                Evidence {
-                    kind: EvidenceKind::Effect,
-                    direction: effect.as_ref().map_or(Direction::TooFew, |e| {
-                        judge_effect(&e.ratio, explanation.predicts())
-                    }),
-                },
-                Evidence {
-                    kind: EvidenceKind::Correlation,
-                    direction: judge_correlation(
-                        rho,
-                        p_value,
-                        correlated.len(),
-                        explanation.predicts(),
-                    ),
-                },
-            ];
-            Mechanism {
-                explanation,
-                absolute_effect: match explanation {
-                    Explanation::CovariateShift => absolute_shift(seed),
-                    Explanation::Smoothness
-                    | Explanation::IdentityBias
-                    | Explanation::RankCollapse => None,
-                },
-                effect,
-                spearman: rho,
-                p_value,
-                spearman_steps: spearman(&values, &steps),
-                normalizers: correlated.len(),
-                verdict: verdict(&evidence),
-                evidence,
-            }
-        })
+        .map(|(&explanation, tested)| mechanism(explanation, tested, &seeds, pair, &speed))
         .collect();
     let speedup = pair.map(|(b, n)| {
         bootstrap_ratio(

@@ -145,6 +145,64 @@ pub fn answer(summary: &Summary, config: &ReportConfig) -> Section {
             .paragraph_class("how", "How to read this: each explanation has an intervention — an experiment that changes its mechanism with the rest held fixed (its subsection) — whose outcome, where significant, decides the verdict. Besides, each explanation predicts that BatchNorm moves one quantity (the metric) and that the quantity governs how fast a network trains. The ratio shows how BatchNorm moves it against no normalization, with a bootstrap interval over seeds; ρ is the Spearman rank correlation between the metric and the final training loss across all normalizers of the battery, with its permutation p-value — an explanation that accounts for why normalizers differ in speed shows a significant ρ of the predicted sign. The verdict rules (docs/metrics.md) count only significant evidence: an interval that excludes 1, a p below 0.05.")
 }
 
+/// The network, data, optimizer and interventions, with the whole configuration as TOML.
+fn setup_section(config: &ReportConfig) -> Section {
+    Section::new("setup", "Setup")
+            .paragraph(format!(
+                "A pre-activation ResNet ({} stage(s) × {} blocks, width {}, {}×{} inputs) with each normalizer inside every block; data: {}; SGD (momentum {}, weight decay {}), learning rate {}, batch {}, {} steps, {} seed(s). Landscape and covariate shift probed at steps {:?}; the at-initialization metrics use a batch of {}. Interventions: the noise experiment uses the battery's runs; the learning-rate sweep trains {} at learning rates {:?}, the depth sweep {} with {:?} blocks per stage at learning rate {}, each for {} steps over {} seed(s).",
+                config.network.stages,
+                config.network.blocks,
+                config.network.width,
+                config.network.size,
+                config.network.size,
+                config.data.name(),
+                config.train.sgd.momentum,
+                config.train.sgd.weight_decay,
+                config.train.lr,
+                config.train.batch_size,
+                config.train.steps,
+                config.seeds,
+                config.probe_steps,
+                config.init_batch,
+                labels_of(&config.interventions.lr_normalizers),
+                config.interventions.learning_rates,
+                labels_of(&config.interventions.depth_normalizers),
+                config.interventions.depths,
+                config.interventions.depth_lr,
+                config.interventions.steps,
+                config.interventions.seeds,
+            ))
+            .preformatted(toml::to_string(config).unwrap_or_default())
+}
+
+/// Versions, backend and times, and where every number and unit is.
+fn reproducibility_section(provenance: &Provenance) -> Section {
+    Section::new("reproducibility", "Reproducibility").paragraph(
+            Text::new()
+                .plain(format!(
+                    "normscope {}, burn {}, backend ",
+                    provenance.normscope, provenance.burn
+                ))
+                .code(provenance.backend.clone())
+                .plain(format!(
+                    "; {:.0} s of compute in the units, {:.0} s of wall time in this invocation. Every number of this page, with the configuration, is in ",
+                    provenance.compute_seconds, provenance.wall_seconds
+                ))
+                .link("results.json", "results.json")
+                .plain("; the units of work are in ")
+                .code("units/")
+                .plain(" (rerun with ")
+                .code("--resume")
+                .plain(" to continue an interrupted run, ")
+                .code("--plan")
+                .plain(" / ")
+                .code("--unit")
+                .plain(" / ")
+                .code("--render")
+                .plain(" to spread them over jobs)."),
+        )
+}
+
 /// The whole report as a page of sections.
 pub fn page(
     config: &ReportConfig,
@@ -181,60 +239,8 @@ pub fn page(
             ))
             .table(tables::mechanisms(summary, config.train.steps)),
     );
-    body.push(
-        Section::new("setup", "Setup")
-            .paragraph(format!(
-                "A pre-activation ResNet ({} stage(s) × {} blocks, width {}, {}×{} inputs) with each normalizer inside every block; data: {}; SGD (momentum {}, weight decay {}), learning rate {}, batch {}, {} steps, {} seed(s). Landscape and covariate shift probed at steps {:?}; the at-initialization metrics use a batch of {}. Interventions: the noise experiment uses the battery's runs; the learning-rate sweep trains {} at learning rates {:?}, the depth sweep {} with {:?} blocks per stage at learning rate {}, each for {} steps over {} seed(s).",
-                config.network.stages,
-                config.network.blocks,
-                config.network.width,
-                config.network.size,
-                config.network.size,
-                config.data.name(),
-                config.train.sgd.momentum,
-                config.train.sgd.weight_decay,
-                config.train.lr,
-                config.train.batch_size,
-                config.train.steps,
-                config.seeds,
-                config.probe_steps,
-                config.init_batch,
-                labels_of(&config.interventions.lr_normalizers),
-                config.interventions.learning_rates,
-                labels_of(&config.interventions.depth_normalizers),
-                config.interventions.depths,
-                config.interventions.depth_lr,
-                config.interventions.steps,
-                config.interventions.seeds,
-            ))
-            .preformatted(toml::to_string(config).unwrap_or_default()),
-    );
-    body.push(
-        Section::new("reproducibility", "Reproducibility").paragraph(
-            Text::new()
-                .plain(format!(
-                    "normscope {}, burn {}, backend ",
-                    provenance.normscope, provenance.burn
-                ))
-                .code(provenance.backend.clone())
-                .plain(format!(
-                    "; {:.0} s of compute in the units, {:.0} s of wall time in this invocation. Every number of this page, with the configuration, is in ",
-                    provenance.compute_seconds, provenance.wall_seconds
-                ))
-                .link("results.json", "results.json")
-                .plain("; the units of work are in ")
-                .code("units/")
-                .plain(" (rerun with ")
-                .code("--resume")
-                .plain(" to continue an interrupted run, ")
-                .code("--plan")
-                .plain(" / ")
-                .code("--unit")
-                .plain(" / ")
-                .code("--render")
-                .plain(" to spread them over jobs)."),
-        ),
-    );
+    body.push(setup_section(config));
+    body.push(reproducibility_section(provenance));
     let mut intro = vec![Block::Paragraph {
         class: None,
         text: "normscope measured the four competing explanations on one network, with every normalizer of the battery.".into(),

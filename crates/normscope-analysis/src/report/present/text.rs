@@ -132,8 +132,6 @@ fn why(i: &Intervention) -> String {
 
 /// The intervention's outcome in words.
 pub fn intervention(i: &Intervention, config: &ReportConfig) -> String {
-    let iv = &config.interventions;
-    let arm = i.kind.arm().label();
     match &i.reason {
         Reason::NotRun { missing } => {
             return match i.kind {
@@ -156,83 +154,112 @@ pub fn intervention(i: &Intervention, config: &ReportConfig) -> String {
         }
         _ => {}
     }
-    let nan = Estimate::point(f64::NAN);
     match &i.facts {
         Facts::None => why(i),
-        Facts::Noise {
-            advantage,
-            relative_shift,
-            absolute_shift,
-            noise_only,
-        } => format!(
-            "BatchNorm's advantage L_none − L_BN = {}. Noisy BatchNorm keeps a share {} of it, while its relative gradient shift is {}× plain BatchNorm's (the absolute ‖G − G′‖₂ {}×): {}.{}",
-            with_interval(advantage, 3),
-            with_interval(&i.statistic.unwrap_or(nan), 2),
-            with_interval(relative_shift, 2),
-            with_interval(absolute_shift, 2),
-            why(i),
-            noise_only
-                .map(|(only, none)| format!(
-                    " The same noise without BatchNorm (`NoiseOnly`) ends at {only:.3} against {none:.3} for no normalization."
-                ))
-                .unwrap_or_default()
-        ),
-        Facts::LearningRates {
-            eta_none,
-            eta_bn,
-            at_common,
-            best,
-        } => {
-            let chance = chance_loss(config.data.classes());
-            let show = |eta: &Option<f64>| eta.map(|v| v.to_string()).unwrap_or("none".into());
-            format!(
-                "Largest stable learning rate (no seed diverged, mean final loss at most {TRAINED} × the chance loss {chance:.2}; grid {:?}, {} steps, {} seeds): {} with BatchNorm, {} without: {}.{}",
-                iv.learning_rates,
-                iv.steps,
-                iv.seeds,
-                show(eta_bn),
-                show(eta_none),
-                why(i),
-                at_common
-                    .map(|(lr, ratio)| format!(
-                        " At the largest learning rate both train at ({lr}), BatchNorm's final loss is {}× no normalization's; at each arm's best learning rate {:.3} vs {:.3}.",
-                        with_interval(&ratio, 2),
-                        best.0,
-                        best.1
-                    ))
-                    .unwrap_or_default()
-            )
-        }
-        Facts::Depth { gaps, judged } => {
-            let gaps = gaps
-                .iter()
-                .map(|(d, g)| format!("{d}: {g:.3}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let Some((d, advantage)) = judged else {
-                return format!(
-                    "BatchNorm's advantage L_none − L_BN is significant at no depth (by blocks per stage: {gaps}): there is no gap to recover."
-                );
-            };
-            let check = i
-                .check
-                .map(|c| {
-                    format!(
-                        " Its effective rank at initialization is {}× the plain network's there.",
-                        with_interval(&c, 2)
-                    )
-                })
-                .unwrap_or_default();
-            format!(
-                "BatchNorm's advantage L_none − L_BN by blocks per stage: {gaps} ({} steps, {} seeds). At {d} blocks, the deepest where it is significant ({}), {arm} recovers a share {} of it.{check} So: {}.",
-                iv.steps,
-                iv.seeds,
-                with_interval(advantage, 3),
-                with_interval(&i.statistic.unwrap_or(nan), 2),
-                why(i)
-            )
-        }
+        Facts::Noise { .. } => noise_facts(i),
+        Facts::LearningRates { .. } => learning_rate_facts(i, config),
+        Facts::Depth { .. } => depth_facts(i, config),
     }
+}
+
+/// The statistic, or NaN.
+fn statistic(i: &Intervention) -> Estimate {
+    i.statistic.unwrap_or(Estimate::point(f64::NAN))
+}
+
+/// The noise experiment in words.
+fn noise_facts(i: &Intervention) -> String {
+    let Facts::Noise {
+        advantage,
+        relative_shift,
+        absolute_shift,
+        noise_only,
+    } = &i.facts
+    else {
+        return why(i);
+    };
+    format!(
+        "BatchNorm's advantage L_none − L_BN = {}. Noisy BatchNorm keeps a share {} of it, while its relative gradient shift is {}× plain BatchNorm's (the absolute ‖G − G′‖₂ {}×): {}.{}",
+        with_interval(advantage, 3),
+        with_interval(&statistic(i), 2),
+        with_interval(relative_shift, 2),
+        with_interval(absolute_shift, 2),
+        why(i),
+        noise_only
+            .map(|(only, none)| format!(
+                " The same noise without BatchNorm (`NoiseOnly`) ends at {only:.3} against {none:.3} for no normalization."
+            ))
+            .unwrap_or_default()
+    )
+}
+
+/// The learning-rate sweep in words.
+fn learning_rate_facts(i: &Intervention, config: &ReportConfig) -> String {
+    let Facts::LearningRates {
+        eta_none,
+        eta_bn,
+        at_common,
+        best,
+    } = &i.facts
+    else {
+        return why(i);
+    };
+    let iv = &config.interventions;
+    let chance = chance_loss(config.data.classes());
+    let show = |eta: &Option<f64>| eta.map(|v| v.to_string()).unwrap_or("none".into());
+    format!(
+        "Largest stable learning rate (no seed diverged, mean final loss at most {TRAINED} × the chance loss {chance:.2}; grid {:?}, {} steps, {} seeds): {} with BatchNorm, {} without: {}.{}",
+        iv.learning_rates,
+        iv.steps,
+        iv.seeds,
+        show(eta_bn),
+        show(eta_none),
+        why(i),
+        at_common
+            .map(|(lr, ratio)| format!(
+                " At the largest learning rate both train at ({lr}), BatchNorm's final loss is {}× no normalization's; at each arm's best learning rate {:.3} vs {:.3}.",
+                with_interval(&ratio, 2),
+                best.0,
+                best.1
+            ))
+            .unwrap_or_default()
+    )
+}
+
+/// A depth sweep in words.
+fn depth_facts(i: &Intervention, config: &ReportConfig) -> String {
+    let Facts::Depth { gaps, judged } = &i.facts else {
+        return why(i);
+    };
+    let iv = &config.interventions;
+    let gaps = gaps
+        .iter()
+        .map(|(d, g)| format!("{d}: {g:.3}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let Some((d, advantage)) = judged else {
+        return format!(
+            "BatchNorm's advantage L_none − L_BN is significant at no depth (by blocks per stage: {gaps}): there is no gap to recover."
+        );
+    };
+    let check = i
+        .check
+        .map(|c| {
+            format!(
+                " Its effective rank at initialization is {}× the plain network's there.",
+                with_interval(&c, 2)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "BatchNorm's advantage L_none − L_BN by blocks per stage: {gaps} ({} steps, {} seeds). At {d} blocks, the deepest where it is significant ({}), {} recovers a share {} of it.{check} So: {}.",
+        iv.steps,
+        iv.seeds,
+        with_interval(advantage, 3),
+        i.kind.arm().label(),
+        with_interval(&statistic(i), 2),
+        why(i)
+    )
 }
 
 /// One explanation's evidence and verdict in words.

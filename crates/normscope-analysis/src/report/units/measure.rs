@@ -6,7 +6,6 @@ use normscope_core::Mode;
 use serde::{Deserialize, Serialize};
 
 use super::UnitKind;
-use super::store::AnyUnit;
 use crate::AnalysisError;
 use crate::data::Dataset;
 use crate::metrics::gradient_predictiveness::{Landscape, default_multiples, landscape};
@@ -313,6 +312,30 @@ pub fn sweep_unit(
                 .collect::<Vec<_>>(),
         ),
     })
+}
+
+/// One stored unit of any kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnyUnit {
+    /// At initialization.
+    Init(InitUnit),
+    /// A training run.
+    Train(TrainUnit),
+    /// A learning-rate sweep run.
+    Lr(SweepUnit),
+    /// A depth sweep run.
+    Depth(SweepUnit),
+}
+
+impl AnyUnit {
+    /// The label, seed and (for a sweep) grid point the unit says it measured.
+    pub(crate) fn identity(&self) -> (&str, u64, Option<f64>) {
+        match self {
+            AnyUnit::Init(u) => (&u.label, u.seed, None),
+            AnyUnit::Train(u) => (&u.label, u.seed, None),
+            AnyUnit::Lr(u) | AnyUnit::Depth(u) => (&u.label, u.seed, Some(u.point)),
+        }
+    }
 }
 
 /// Every unit of the battery, read back from `units/` when already done.

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use super::measure::{InitUnit, SweepUnit, TrainUnit, Units};
+use super::measure::{AnyUnit, Units};
 use super::plan::plan;
 use super::{UnitId, UnitKind};
 use crate::AnalysisError;
@@ -133,30 +133,6 @@ pub(crate) fn read_unit<T: DeserializeOwned>(
         });
     }
     Ok(Some(stored))
-}
-
-/// One stored unit of any kind.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AnyUnit {
-    /// At initialization.
-    Init(InitUnit),
-    /// A training run.
-    Train(TrainUnit),
-    /// A learning-rate sweep run.
-    Lr(SweepUnit),
-    /// A depth sweep run.
-    Depth(SweepUnit),
-}
-
-impl AnyUnit {
-    /// The label, seed and (for a sweep) grid point the unit says it measured.
-    fn identity(&self) -> (&str, u64, Option<f64>) {
-        match self {
-            AnyUnit::Init(u) => (&u.label, u.seed, None),
-            AnyUnit::Train(u) => (&u.label, u.seed, None),
-            AnyUnit::Lr(u) | AnyUnit::Depth(u) => (&u.label, u.seed, Some(u.point)),
-        }
-    }
 }
 
 /// The unit `id` at `path` (see [`read_unit`]), checked against its name: a unit file copied

@@ -7,7 +7,7 @@ mod common;
 
 use std::io::Write;
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use normscope::NormConfig;
 use normscope::analysis::data::{DataSource, SyntheticConfig, cifar10, idx};
 use normscope::analysis::experiments::Experiment;
@@ -572,4 +572,71 @@ fn every_normalizer_agrees_between_train_and_eval_mode_on_the_batch_its_statisti
         checked += 1;
     }
     assert_eq!(checked, 11);
+}
+
+/// Daneshmand et al.'s rank pre-training raises the soft rank of a deep plain MLP's last hidden
+/// layer — collapsed at initialization without a normalizer — toward BatchNorm's, and a soft
+/// rank is what its definition says on matrices of known rank.
+#[test]
+fn rank_pretraining_raises_a_collapsed_plain_networks_rank_toward_batch_norms() {
+    use normscope::analysis::metrics::rank_pretraining::{
+        RankPretrainingConfig, pretrain_rank, soft_rank,
+    };
+    use normscope::analysis::models::{Activation, Init, NormPosition};
+    let _rng = common::backend_rng();
+    let device = Device::ndarray();
+    // Soft rank tr(M)²/‖M‖_F² of M = HHᵀ: N for orthonormal rows, 1 for rank one.
+    let eye = Tensor::<2>::eye(4, &device);
+    assert!((soft_rank(eye) - 4.0).abs() < 1e-5);
+    let ones = Tensor::<2>::ones([5, 3], &device);
+    assert!((soft_rank(ones) - 1.0).abs() < 1e-5);
+
+    let (train, _) = small_data();
+    let mlp = |norm: NormConfig| {
+        NetworkConfig::Mlp(MlpConfig {
+            input: train.shape.iter().product(),
+            width: 32,
+            depth: 16,
+            classes: train.classes,
+            activation: Activation::Relu,
+            norm,
+            norm_position: NormPosition::BeforeActivation,
+            init: Init::Kaiming,
+            bias: true,
+        })
+    };
+    let config = TrainConfig {
+        steps: 10,
+        batch_size: 32,
+        lr: 0.01,
+        ..Default::default()
+    };
+    let pretraining = RankPretrainingConfig {
+        steps: 150,
+        lr: 0.01,
+    };
+    let mut vanilla = Trainer::new(&mlp(NormConfig::Identity), config.clone(), &device).unwrap();
+    let p = pretrain_rank(&mut vanilla, &train, &pretraining).unwrap();
+    let mut bn = Trainer::new(&mlp(NormConfig::default()), config, &device).unwrap();
+    let bn_rank = pretrain_rank(
+        &mut bn,
+        &train,
+        &RankPretrainingConfig { steps: 0, lr: 0.01 },
+    )
+    .unwrap()
+    .before;
+    eprintln!(
+        "soft rank of the last hidden layer: vanilla {:.2} → {:.2} after pre-training; BatchNorm {bn_rank:.2}",
+        p.before, p.after
+    );
+    assert!(
+        p.before < 0.5 * bn_rank,
+        "the vanilla net had not collapsed: {p:?} vs {bn_rank}"
+    );
+    assert!(
+        p.after > 2.0 * p.before,
+        "pre-training did not raise the rank: {p:?}"
+    );
+    // The run itself is untouched: no training step was taken.
+    assert_eq!((vanilla.step, vanilla.losses.len()), (0, 0));
 }

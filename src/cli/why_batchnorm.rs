@@ -89,15 +89,25 @@ impl ConfigArgs {
     /// The configuration: preset, file, then command-line overrides.
     pub fn resolve(&self) -> Result<ReportConfig> {
         let scale = self.scale.unwrap_or(ScaleArg::Default).into();
+        // `--data-dir` picks the preset for its dataset (a network and schedule that learn it).
+        let data = self
+            .data
+            .data_dir
+            .is_some()
+            .then(|| self.data.source(Default::default()))
+            .transpose()?;
         let mut config = match &self.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path).with_context(|| {
                     format!("--config {}: cannot read the file", path.display())
                 })?;
-                ReportConfig::from_toml(scale, &text)
+                ReportConfig::from_toml_for(scale, data.as_ref(), &text)
                     .with_context(|| format!("--config {}", path.display()))?
             }
-            None => ReportConfig::preset(scale),
+            None => match &data {
+                Some(data) => ReportConfig::preset_for(scale, data),
+                None => ReportConfig::preset(scale),
+            },
         };
         if let Some(seeds) = self.seeds {
             config.seeds = seeds;
@@ -129,7 +139,9 @@ impl ConfigArgs {
             iv.lr_normalizers.retain(|e| only.contains(&e.label));
             iv.depth_normalizers.retain(|e| only.contains(&e.label));
         }
-        config.data = self.data.source(config.data.clone())?;
+        if let Some(data) = data {
+            config.data = data;
+        }
         Ok(config)
     }
 
@@ -401,20 +413,19 @@ fn whole(args: &WhyBatchnorm, subcommand: &[&str]) -> Result<()> {
     if jobs == 0 {
         bail!("--jobs: needs at least 1 worker");
     }
-    let iv = &config.interventions;
     eprintln!(
-        "why_batchnorm: {} normalizers × {} seed(s), {} steps each; interventions: {} learning rates × {} arms, {} depths × {} arms, {} seed(s), {} steps; on {} ({:?} scale, {jobs} process(es)) → {}",
+        "why_batchnorm: {} normalizers × {} seed(s), {} steps each; the interventions' sweeps: {} unit(s); {} units in all, on {} ({:?} scale, {} data, {jobs} process(es)) → {}",
         config.normalizers.len(),
         config.seeds,
         config.train.steps,
-        iv.learning_rates.len(),
-        iv.lr_normalizers.len(),
-        iv.depths.len(),
-        iv.depth_normalizers.len(),
-        iv.seeds,
-        iv.steps,
+        report::plan(&config)
+            .iter()
+            .filter(|u| u.point.is_some())
+            .count(),
+        report::plan(&config).len(),
         args.backend.name(),
         config.scale,
+        config.data.name(),
         out.display()
     );
     let start = std::time::Instant::now();

@@ -519,6 +519,53 @@ pub fn share_of_gap(none: &[f64], bn: &[f64], arm: &[f64]) -> Estimate {
     )
 }
 
+/// How often a fresh set of seeds would give the observed outcome: each group is drawn again
+/// `reps` times from a normal distribution with its observed mean, standard deviation and size
+/// (a constant group stays constant), and `outcome` is applied to each draw; the share of draws
+/// whose outcome equals the observed one. A parametric bootstrap of the decision, not of the
+/// statistic: it says how much a verdict depends on which seeds ran.
+pub fn replication<T: PartialEq>(
+    groups: &[&[f64]],
+    outcome: impl Fn(&[&[f64]]) -> T,
+    reps: usize,
+    seed: u64,
+) -> f64 {
+    use rand_distr::{Distribution, Normal};
+    let groups: Vec<Vec<f64>> = groups.iter().map(|g| finite(g.iter().copied())).collect();
+    let views: Vec<&[f64]> = groups.iter().map(|g| g.as_slice()).collect();
+    let observed = outcome(&views);
+    let laws: Vec<(f64, f64, usize)> = groups
+        .iter()
+        .map(|g| {
+            let sd = variance(g);
+            (
+                mean(g),
+                if sd.is_finite() { sd.sqrt() } else { 0.0 },
+                g.len(),
+            )
+        })
+        .collect();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut same = 0usize;
+    let mut draws: Vec<Vec<f64>> = laws.iter().map(|l| vec![0.0; l.2]).collect();
+    for _ in 0..reps {
+        for (draw, &(m, sd, _)) in draws.iter_mut().zip(&laws) {
+            for v in draw.iter_mut() {
+                *v = if sd > 0.0 {
+                    Normal::new(m, sd)
+                        .expect("a positive spread")
+                        .sample(&mut rng)
+                } else {
+                    m
+                };
+            }
+        }
+        let views: Vec<&[f64]> = draws.iter().map(|d| d.as_slice()).collect();
+        same += (outcome(&views) == observed) as usize;
+    }
+    same as f64 / reps.max(1) as f64
+}
+
 /// 64-bit FNV-1a of `bytes`: the configuration's fingerprint and the fixed seeds of the
 /// resamplings are both derived from text with it.
 pub fn fnv1a(bytes: &[u8]) -> u64 {

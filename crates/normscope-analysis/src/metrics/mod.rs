@@ -7,4 +7,5 @@ pub mod identity_bias;
 pub mod internal_covariate_shift;
 pub mod lr_range;
 pub mod rank_collapse;
+pub mod rank_pretraining;
 pub mod sample_similarity;

@@ -151,4 +151,23 @@ impl Mlp {
         }
         Ok(self.head.forward(h))
     }
+
+    /// The last hidden layer's output `[N, width]`, in the graph (what rank pre-training
+    /// shapes; the probe's copies are detached).
+    pub fn hidden(&self, x: Tensor<4>, mode: Mode) -> Result<Tensor<2>, NormError> {
+        let [n, c, h, w] = x.dims();
+        let mut h = x.reshape([n, c * h * w]);
+        for layer in &self.layers {
+            let z = layer.dense.forward(h);
+            h = match self.position {
+                NormPosition::BeforeActivation => {
+                    self.activation.apply(layer.norm.try_forward(z, mode)?)
+                }
+                NormPosition::AfterActivation => {
+                    layer.norm.try_forward(self.activation.apply(z), mode)?
+                }
+            };
+        }
+        Ok(h)
+    }
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AnalysisError;
 use crate::data::{DataSource, SyntheticConfig};
+use crate::metrics::rank_pretraining::RankPretrainingConfig;
 use crate::models::{Init, ResNetConfig, Residual};
 use crate::train::TrainConfig;
 
@@ -48,6 +49,9 @@ pub struct Entry {
     /// it would make any metric that the noise raises look like a cause.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub control: bool,
+    /// Rank pre-training before the run (Daneshmand et al. 2020; an MLP arm of the rank sweep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrain: Option<RankPretrainingConfig>,
 }
 
 /// The longest label: it names the label's unit files (`depth-<label>-<point>-<seed>.toml`).
@@ -88,34 +92,80 @@ impl Entry {
             residual: Residual::Standard,
             init: None,
             control: false,
+            pretrain: None,
         }
     }
 }
 
 /// The intervention experiments: each changes one explanation's mechanism with the rest held
-/// fixed, and its outcome is what the explanation predicts (`docs/metrics.md`,
-/// "Interventions"). The noise experiment (covariate shift) reads the battery's own training
-/// runs of `none`, `BatchNorm`, `NoisyBatchNorm` and `NoiseOnly`; the sweeps train their own.
+/// fixed, and its outcome is what the explanation predicts, tested the way its paper tests it
+/// (`docs/metrics.md`, "Interventions"). The noise experiment (covariate shift) reads the
+/// battery's own training runs of `none`, `BatchNorm`, `NoisyBatchNorm` and `NoiseOnly`; the
+/// sweeps train their own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct InterventionConfig {
-    /// Seeds per arm and grid point (at least 2 for an interval).
+    /// Seeds per arm and grid point of every sweep (at least [`MIN_JUDGED_SEEDS`] for a judged
+    /// comparison).
     pub seeds: usize,
-    /// Training steps of every sweep run.
+    /// Training steps of the learning-rate sweep and of the depth sweep at the battery's batch
+    /// size (the largest budget).
     pub steps: usize,
     /// Smoothness (Bjorck et al. 2018): the learning rates, ascending. Empty: no sweep.
     pub learning_rates: Vec<f64>,
     /// The arms trained at every learning rate (`none` and `BatchNorm` by [`Role`]).
     pub lr_normalizers: Vec<Entry>,
-    /// Identity bias and rank collapse: residual blocks per stage, ascending. Empty: no sweep.
+    /// Identity bias (De & Smith 2020): residual blocks per stage, ascending. Empty: no sweep.
     pub depths: Vec<usize>,
-    /// The arms trained at every depth (`none`, `BatchNorm`, `SkipInit`, `Orthogonal` by
+    /// The learning rates every arm of the depth sweep is trained at, ascending: each arm is
+    /// judged at its own best rate (lowest mean final training loss over seeds), as De & Smith
+    /// compare SkipInit and BatchNorm.
+    pub depth_learning_rates: Vec<f64>,
+    /// The rate of the fixed-rate depth figure (one of `depth_learning_rates`): all arms at one
+    /// rate, as the sweep was before it tuned each arm.
+    pub depth_lr: f64,
+    /// Training budgets (steps at the battery's batch size), ascending, the last equal to
+    /// `steps`: the depth runs are read at each (a constant learning rate, so a run's loss at a
+    /// budget is that of a run stopped there), to show how the share evolves as training goes on.
+    pub budgets: Vec<usize>,
+    /// Batch sizes of the sweep at the deepest depth, each run for the same number of samples
+    /// as `steps` batches of the battery's size (De & Smith: BatchNorm's edge is a larger
+    /// learning rate at large batch; at small batch SkipInit should match it). Empty: none.
+    pub batch_sizes: Vec<usize>,
+    /// The arms of the depth and batch-size sweeps (`none`, `BatchNorm`, `SkipInit` by
     /// [`Role`]).
     pub depth_normalizers: Vec<Entry>,
-    /// The learning rate of every arm of the depth sweep: one at which the unnormalized arms
-    /// train stably, so that the sweep measures what depth does and not which arm tolerates a
-    /// large learning rate (that is the learning-rate sweep's question).
-    pub depth_lr: f64,
+    /// Rank collapse (Daneshmand et al. 2020): plain networks.
+    pub rank: RankSweepConfig,
+}
+
+/// Fewest seeds per arm for a judged comparison: the t-based intervals are honest at any n ≥ 2,
+/// but at two seeds they span most of the line (t₀.₉₇₅ with one degree of freedom is 12.7).
+pub const MIN_JUDGED_SEEDS: usize = 3;
+
+/// Daneshmand et al.'s test of rank collapse: a depth sweep of plain (non-residual) MLPs —
+/// vanilla, BatchNorm, and vanilla after rank pre-training — each arm at its best learning rate
+/// of a grid (the authors grid-search the step size per network).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RankSweepConfig {
+    /// Hidden layers, ascending. Empty: no sweep.
+    pub depths: Vec<usize>,
+    /// Hidden width.
+    pub width: usize,
+    /// The learning rates each arm is tried at, ascending.
+    pub learning_rates: Vec<f64>,
+    /// Training steps.
+    pub steps: usize,
+    /// The arms (`none`, `BatchNorm`, `Pretrained` by [`Role`]; an arm with `pretrain` set is
+    /// rank pre-trained before training).
+    pub normalizers: Vec<Entry>,
+}
+
+impl Default for RankSweepConfig {
+    fn default() -> Self {
+        InterventionConfig::preset(Scale::Default).rank
+    }
 }
 
 impl Default for InterventionConfig {
@@ -132,40 +182,86 @@ impl InterventionConfig {
             Role::BatchNorm,
             NormConfig::BatchNorm(BatchNormConfig::new()),
         );
-        let depth_normalizers = vec![
-            none.clone(),
-            bn.clone(),
-            skip_init_entry(),
-            Entry {
-                init: Some(Init::DeltaOrthogonal),
-                ..Entry::of(Role::Orthogonal, NormConfig::Identity)
+        let pretrained = |steps| Entry {
+            pretrain: Some(RankPretrainingConfig { steps, lr: 0.01 }),
+            ..Entry::of(Role::Pretrained, NormConfig::Identity)
+        };
+        struct Sizes {
+            seeds: usize,
+            steps: usize,
+            learning_rates: Vec<f64>,
+            depths: Vec<usize>,
+            depth_learning_rates: Vec<f64>,
+            budgets: Vec<usize>,
+            batch_sizes: Vec<usize>,
+            rank_depths: Vec<usize>,
+            rank_width: usize,
+            rank_learning_rates: Vec<f64>,
+            rank_steps: usize,
+            pretraining: usize,
+        }
+        let s = match scale {
+            Scale::Quick => Sizes {
+                seeds: 2,
+                steps: 30,
+                learning_rates: vec![0.05, 0.4],
+                depths: vec![1, 4],
+                depth_learning_rates: vec![0.03, 0.3],
+                budgets: vec![15, 30],
+                batch_sizes: vec![8],
+                rank_depths: vec![2, 8],
+                rank_width: 32,
+                rank_learning_rates: vec![0.01, 0.1],
+                rank_steps: 30,
+                pretraining: 20,
             },
-        ];
-        let (seeds, steps, learning_rates, depths, depth_lr) = match scale {
-            Scale::Quick => (2, 30, vec![0.05, 0.4], vec![1, 4], 0.03),
-            Scale::Default => (
-                2,
-                200,
-                vec![0.01, 0.03, 0.1, 0.3, 1.0],
-                vec![1, 4, 16],
-                0.03,
-            ),
-            Scale::Full => (
-                3,
-                2_000,
-                vec![0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0],
-                vec![1, 2, 4, 8, 16, 32, 64],
-                0.03,
-            ),
+            Scale::Default => Sizes {
+                seeds: 3,
+                steps: 200,
+                learning_rates: vec![0.01, 0.03, 0.1, 0.3, 1.0],
+                depths: vec![1, 4, 16],
+                depth_learning_rates: vec![0.03, 0.1, 0.3],
+                budgets: vec![50, 100, 200],
+                batch_sizes: vec![8, 128],
+                rank_depths: vec![2, 8, 32],
+                rank_width: 64,
+                rank_learning_rates: vec![0.01, 0.1],
+                rank_steps: 200,
+                pretraining: 200,
+            },
+            Scale::Full => Sizes {
+                seeds: 5,
+                steps: 2_000,
+                learning_rates: vec![0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0],
+                depths: vec![1, 4, 16, 64],
+                depth_learning_rates: vec![0.01, 0.03, 0.1, 0.3, 1.0],
+                budgets: vec![250, 500, 1_000, 2_000],
+                batch_sizes: vec![8, 32, 512],
+                rank_depths: vec![2, 8, 16, 32, 64],
+                rank_width: 128,
+                rank_learning_rates: vec![0.001, 0.01, 0.1],
+                rank_steps: 2_000,
+                pretraining: 1_000,
+            },
         };
         InterventionConfig {
-            seeds,
-            steps,
-            learning_rates,
-            lr_normalizers: vec![none, bn],
-            depths,
-            depth_normalizers,
-            depth_lr,
+            seeds: s.seeds,
+            steps: s.steps,
+            learning_rates: s.learning_rates,
+            lr_normalizers: vec![none.clone(), bn.clone()],
+            depths: s.depths,
+            depth_learning_rates: s.depth_learning_rates,
+            depth_lr: 0.03,
+            budgets: s.budgets,
+            batch_sizes: s.batch_sizes,
+            depth_normalizers: vec![none.clone(), bn.clone(), skip_init_entry()],
+            rank: RankSweepConfig {
+                depths: s.rank_depths,
+                width: s.rank_width,
+                learning_rates: s.rank_learning_rates,
+                steps: s.rank_steps,
+                normalizers: vec![none, bn, pretrained(s.pretraining)],
+            },
         }
     }
 }
@@ -217,6 +313,7 @@ fn skip_init_entry() -> Entry {
         residual: skip_init(),
         init: None,
         control: false,
+        pretrain: None,
     }
 }
 
@@ -259,6 +356,26 @@ pub fn default_normalizers() -> Vec<Entry> {
         ),
         skip_init_entry(),
     ]
+}
+
+/// The battery on real data: the roles every intervention needs (`none`, `BatchNorm`, the noise
+/// arms, `SkipInit`) and the per-sample normalizers, enough for the correlations across
+/// normalizers (at least five besides the control).
+pub fn real_data_normalizers() -> Vec<Entry> {
+    let keep = [
+        "none",
+        "BatchNorm",
+        "LayerNorm",
+        "GroupNorm",
+        "NoisyBatchNorm",
+        "NoiseOnly",
+        "l1-BatchNorm",
+        "SkipInit",
+    ];
+    default_normalizers()
+        .into_iter()
+        .filter(|e| keep.contains(&e.label.as_str()))
+        .collect()
 }
 
 impl Default for ReportConfig {
@@ -332,10 +449,70 @@ impl ReportConfig {
         }
     }
 
+    /// The preset of `scale` for `data`: the synthetic presets as they are; on a real dataset
+    /// (MNIST, Fashion-MNIST, CIFAR-10) a network and schedule that learn it — a stride-2 stem,
+    /// two stages of two residual blocks of width 16 and 32, 64 samples a batch — and a smaller
+    /// battery, so that the default scale stays within its stated CPU budget
+    /// (`docs/metrics.md`, "On real data").
+    pub fn preset_for(scale: Scale, data: &DataSource) -> ReportConfig {
+        let mut config = ReportConfig::preset(scale);
+        if let DataSource::Synthetic(_) = data {
+            return config;
+        }
+        config.data = data.clone();
+        let [_, size, _] = data.image_shape();
+        let (steps, sweep_steps, seeds) = match scale {
+            Scale::Quick => (40, 30, 1),
+            Scale::Default => (600, 300, 3),
+            Scale::Full => (6_000, 3_000, 5),
+        };
+        config.network = ResNetConfig {
+            blocks: 2,
+            stages: 2,
+            width: 16,
+            size,
+            stem_stride: 2,
+            ..Default::default()
+        };
+        config.train = TrainConfig {
+            steps,
+            batch_size: 64,
+            lr: 0.05,
+            log_every: 0,
+            ..Default::default()
+        };
+        config.seeds = seeds;
+        config.init_batch = 64;
+        config.target_loss = 0.3;
+        config.probe_steps = vec![0, steps / 10, steps / 2];
+        config.normalizers = real_data_normalizers();
+        let iv = &mut config.interventions;
+        iv.steps = sweep_steps;
+        iv.budgets = vec![sweep_steps / 4, sweep_steps / 2, sweep_steps];
+        if scale != Scale::Full {
+            iv.depths = vec![1, 4];
+            iv.batch_sizes = vec![16, 256];
+            iv.rank.depths = vec![2, 8, 16];
+        }
+        iv.rank.steps = sweep_steps;
+        config
+    }
+
     /// The preset of `scale` with the keys of a TOML document laid over it (tables merge key by
     /// key, arrays such as `normalizers` replace the preset's). A bad key or value is an error
     /// that names the key's path and the value, e.g. `normalizers[1].norm.kind = "batch_nrom"`.
     pub fn from_toml(scale: Scale, text: &str) -> Result<ReportConfig, AnalysisError> {
+        ReportConfig::from_toml_for(scale, None, text)
+    }
+
+    /// [`ReportConfig::from_toml`] over the preset for `data` (the command line's `--data-dir`)
+    /// or, without it, for the data the document names (`[data] kind = "mnist"`): a real
+    /// dataset starts from [`ReportConfig::preset_for`]'s network and schedule.
+    pub fn from_toml_for(
+        scale: Scale,
+        data: Option<&DataSource>,
+        text: &str,
+    ) -> Result<ReportConfig, AnalysisError> {
         let overrides: toml::Table = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
@@ -361,8 +538,14 @@ impl ReportConfig {
             }
             None => scale,
         };
-        let mut base = toml::Table::try_from(ReportConfig::preset(scale))
-            .expect("a preset serializes to TOML");
+        let named = overrides
+            .get("data")
+            .and_then(|d| d.clone().try_into::<DataSource>().ok());
+        let preset = match data.cloned().or(named) {
+            Some(data) => ReportConfig::preset_for(scale, &data),
+            None => ReportConfig::preset(scale),
+        };
+        let mut base = toml::Table::try_from(preset).expect("a preset serializes to TOML");
         merge(&mut base, overrides);
         let merged = toml::Value::Table(base);
         serde_path_to_error::deserialize::<_, ReportConfig>(merged.clone()).map_err(|e| {
@@ -478,12 +661,12 @@ impl ReportConfig {
                 return Err(bad(key.into(), "0".into(), "must be at least 1"));
             }
         }
-        let shrink = 1usize << (n.stages - 1).min(20);
+        let shrink = n.stem_stride.max(1) << (n.stages - 1).min(20);
         if n.size < shrink || !n.size.is_multiple_of(shrink) {
             return Err(bad(
                 "network.size".into(),
                 n.size.to_string(),
-                &format!("must be a positive multiple of 2^(stages − 1) = {shrink}"),
+                &format!("must be a positive multiple of stem_stride · 2^(stages − 1) = {shrink}"),
             ));
         }
         self.data.check().map_err(|e| match e {
@@ -549,13 +732,17 @@ impl ReportConfig {
             reason,
         };
         if let DataSource::Synthetic(s) = &self.data {
-            for (key, value) in [
-                ("train.batch_size", self.train.batch_size),
-                ("init_batch", self.init_batch),
-            ] {
+            let sweep = self.interventions.batch_sizes.iter().enumerate();
+            let sizes = [
+                ("train.batch_size".to_string(), self.train.batch_size),
+                ("init_batch".to_string(), self.init_batch),
+            ]
+            .into_iter()
+            .chain(sweep.map(|(i, &b)| (format!("interventions.batch_sizes[{i}]"), b)));
+            for (key, value) in sizes {
                 if value > s.train {
                     return Err(bad(
-                        key,
+                        &key,
                         value.to_string(),
                         format!(
                             "is more than the training set's {} samples (data.train)",
@@ -648,6 +835,15 @@ impl ReportConfig {
                     ),
                 ));
             }
+            if let Some(p) = &entry.pretrain
+                && !(p.lr.is_finite() && p.lr > 0.0)
+            {
+                return Err(bad(
+                    format!("{key}[{i}].pretrain.lr"),
+                    p.lr.to_string(),
+                    "must be finite and > 0",
+                ));
+            }
             entry.norm.validate().map_err(|e| {
                 bad(
                     format!("{key}[{i}].norm"),
@@ -678,59 +874,106 @@ impl ReportConfig {
             reason: reason.into(),
         };
         let sweeps = !(iv.learning_rates.is_empty() || iv.lr_normalizers.is_empty())
-            || !(iv.depths.is_empty() || iv.depth_normalizers.is_empty());
+            || !(iv.depths.is_empty() || iv.depth_normalizers.is_empty())
+            || !(iv.rank.depths.is_empty() || iv.rank.normalizers.is_empty());
         if sweeps && iv.seeds == 0 {
             return Err(bad("seeds", "0".into(), "must be at least 1"));
         }
-        if sweeps && iv.steps < 10 {
-            return Err(bad(
-                "steps",
-                iv.steps.to_string(),
-                "must be at least 10 (the final loss is the mean of the last 10 steps)",
-            ));
-        }
-        for (i, lr) in iv.learning_rates.iter().enumerate() {
-            if !(lr.is_finite() && *lr > 0.0) {
+        for (key, steps) in [("steps", iv.steps), ("rank.steps", iv.rank.steps)] {
+            if sweeps && steps < crate::train::FINAL_WINDOW {
                 return Err(bad(
-                    &format!("learning_rates[{i}]"),
-                    lr.to_string(),
-                    "must be finite and > 0",
-                ));
-            }
-            if i > 0 && *lr <= iv.learning_rates[i - 1] {
-                return Err(bad(
-                    &format!("learning_rates[{i}]"),
-                    lr.to_string(),
-                    "the grid must be strictly ascending",
+                    key,
+                    steps.to_string(),
+                    "must be at least 10 (the final loss is the mean of the last 10 steps)",
                 ));
             }
         }
-        if !(iv.depth_lr.is_finite() && iv.depth_lr > 0.0) {
+        rates("interventions.learning_rates", &iv.learning_rates)?;
+        rates(
+            "interventions.depth_learning_rates",
+            &iv.depth_learning_rates,
+        )?;
+        rates("interventions.rank.learning_rates", &iv.rank.learning_rates)?;
+        counts("interventions.depths", &iv.depths, 1)?;
+        counts("interventions.rank.depths", &iv.rank.depths, 1)?;
+        counts(
+            "interventions.budgets",
+            &iv.budgets,
+            crate::train::FINAL_WINDOW,
+        )?;
+        counts("interventions.batch_sizes", &iv.batch_sizes, 2)?;
+        if !iv.depths.is_empty() && !iv.depth_learning_rates.contains(&iv.depth_lr) {
             return Err(bad(
                 "depth_lr",
                 iv.depth_lr.to_string(),
-                "must be finite and > 0",
+                &format!(
+                    "must be one of depth_learning_rates {:?} (the fixed-rate figure reads those runs)",
+                    iv.depth_learning_rates
+                ),
             ));
         }
-        for (i, &d) in iv.depths.iter().enumerate() {
-            if d == 0 {
-                return Err(bad(
-                    &format!("depths[{i}]"),
-                    "0".into(),
-                    "must be at least 1",
-                ));
-            }
-            if i > 0 && d <= iv.depths[i - 1] {
-                return Err(bad(
-                    &format!("depths[{i}]"),
-                    d.to_string(),
-                    "the depths must be strictly ascending",
-                ));
-            }
+        if let Some(&last) = iv.budgets.last()
+            && last != iv.steps
+        {
+            return Err(bad(
+                &format!("budgets[{}]", iv.budgets.len() - 1),
+                last.to_string(),
+                &format!(
+                    "the largest budget must be interventions.steps = {}",
+                    iv.steps
+                ),
+            ));
         }
-        self.validate_entries("interventions.lr_normalizers", &iv.lr_normalizers)?;
-        self.validate_entries("interventions.depth_normalizers", &iv.depth_normalizers)
+        if iv.rank.width == 0 {
+            return Err(bad("rank.width", "0".into(), "must be at least 1"));
+        }
+        for (key, entries) in [
+            ("interventions.lr_normalizers", &iv.lr_normalizers),
+            ("interventions.depth_normalizers", &iv.depth_normalizers),
+            ("interventions.rank.normalizers", &iv.rank.normalizers),
+        ] {
+            self.validate_entries(key, entries)?;
+        }
+        Ok(())
     }
+}
+
+/// A grid of learning rates: finite, positive, strictly ascending.
+fn rates(key: &str, grid: &[f64]) -> Result<(), AnalysisError> {
+    for (i, lr) in grid.iter().enumerate() {
+        let reason = if !(lr.is_finite() && *lr > 0.0) {
+            "must be finite and > 0"
+        } else if i > 0 && *lr <= grid[i - 1] {
+            "the grid must be strictly ascending"
+        } else {
+            continue;
+        };
+        return Err(AnalysisError::Config {
+            key: format!("{key}[{i}]"),
+            value: lr.to_string(),
+            reason: reason.into(),
+        });
+    }
+    Ok(())
+}
+
+/// A grid of counts (depths, budgets, batch sizes): each at least `min`, strictly ascending.
+fn counts(key: &str, grid: &[usize], min: usize) -> Result<(), AnalysisError> {
+    for (i, &v) in grid.iter().enumerate() {
+        let reason = if v < min {
+            format!("must be at least {min}")
+        } else if i > 0 && v <= grid[i - 1] {
+            "the values must be strictly ascending".to_string()
+        } else {
+            continue;
+        };
+        return Err(AnalysisError::Config {
+            key: format!("{key}[{i}]"),
+            value: v.to_string(),
+            reason,
+        });
+    }
+    Ok(())
 }
 
 /// The value at `path` in `value`.

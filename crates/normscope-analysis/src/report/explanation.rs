@@ -143,7 +143,7 @@ impl Explanation {
             Explanation::CovariateShift => InterventionKind::Noise,
             Explanation::Smoothness => InterventionKind::LearningRates,
             Explanation::IdentityBias => InterventionKind::SkipInitDepth,
-            Explanation::RankCollapse => InterventionKind::OrthogonalDepth,
+            Explanation::RankCollapse => InterventionKind::RankPretraining,
         }
     }
 }
@@ -157,10 +157,12 @@ pub enum InterventionKind {
     Noise,
     /// The learning-rate range with and without BatchNorm (Bjorck et al. 2018).
     LearningRates,
-    /// A depth sweep with SkipInit (De & Smith 2020).
+    /// SkipInit against BatchNorm across depths, learning rates, budgets and batch sizes, each
+    /// arm at its own best rate (De & Smith 2020).
     SkipInitDepth,
-    /// A depth sweep with a rank-preserving initialisation (Xiao et al. 2018).
-    OrthogonalDepth,
+    /// Plain networks across depths, vanilla against BatchNorm and against vanilla after rank
+    /// pre-training (Daneshmand et al. 2020).
+    RankPretraining,
 }
 
 impl InterventionKind {
@@ -170,7 +172,7 @@ impl InterventionKind {
             InterventionKind::Noise => Explanation::CovariateShift,
             InterventionKind::LearningRates => Explanation::Smoothness,
             InterventionKind::SkipInitDepth => Explanation::IdentityBias,
-            InterventionKind::OrthogonalDepth => Explanation::RankCollapse,
+            InterventionKind::RankPretraining => Explanation::RankCollapse,
         }
     }
 
@@ -180,7 +182,7 @@ impl InterventionKind {
             InterventionKind::Noise => "intervention-noise",
             InterventionKind::LearningRates => "intervention-lr",
             InterventionKind::SkipInitDepth => "intervention-skipinit",
-            InterventionKind::OrthogonalDepth => "intervention-orthogonal",
+            InterventionKind::RankPretraining => "intervention-rank-pretraining",
         }
     }
 
@@ -189,10 +191,10 @@ impl InterventionKind {
         match self {
             InterventionKind::Noise => "Noise after every BatchNorm",
             InterventionKind::LearningRates => "The learning-rate range",
-            InterventionKind::SkipInitDepth => "Depth sweep with SkipInit",
-            InterventionKind::OrthogonalDepth => {
-                "Depth sweep with a rank-preserving initialisation"
+            InterventionKind::SkipInitDepth => {
+                "SkipInit against BatchNorm, each at its best learning rate"
             }
+            InterventionKind::RankPretraining => "Plain networks with rank pre-training",
         }
     }
 
@@ -201,8 +203,8 @@ impl InterventionKind {
         match self {
             InterventionKind::Noise => "Noise after BatchNorm",
             InterventionKind::LearningRates => "Learning-rate range",
-            InterventionKind::SkipInitDepth => "SkipInit depth sweep",
-            InterventionKind::OrthogonalDepth => "Orthogonal depth sweep",
+            InterventionKind::SkipInitDepth => "SkipInit vs BatchNorm",
+            InterventionKind::RankPretraining => "Rank pre-training",
         }
     }
 
@@ -212,7 +214,7 @@ impl InterventionKind {
             InterventionKind::Noise => Role::Noisy,
             InterventionKind::LearningRates => Role::BatchNorm,
             InterventionKind::SkipInitDepth => Role::SkipInit,
-            InterventionKind::OrthogonalDepth => Role::Orthogonal,
+            InterventionKind::RankPretraining => Role::Pretrained,
         }
     }
 }
@@ -233,17 +235,20 @@ pub enum Role {
     SkipInit,
     /// A rank-preserving initialisation without normalization.
     Orthogonal,
+    /// A plain network rank pre-trained before training (Daneshmand et al. 2020).
+    Pretrained,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::None,
         Role::BatchNorm,
         Role::Noisy,
         Role::NoiseOnly,
         Role::SkipInit,
         Role::Orthogonal,
+        Role::Pretrained,
     ];
 
     /// The label an arm of this role has.
@@ -255,6 +260,7 @@ impl Role {
             Role::NoiseOnly => "NoiseOnly",
             Role::SkipInit => "SkipInit",
             Role::Orthogonal => "Orthogonal",
+            Role::Pretrained => "Pretrained",
         }
     }
 

@@ -172,16 +172,19 @@ impl Trainer {
         data.batch(&indices, &self.device)
     }
 
+    /// The seed of step `step`'s noise stream (NoisyBatchNorm draws its noise from it).
+    pub fn noise_seed(&self, step: usize) -> u64 {
+        self.config
+            .seed
+            .wrapping_mul(1_000_003)
+            .wrapping_add(step as u64)
+    }
+
     /// One SGD step on `(x, y)`; returns the loss before the step, or an error when it diverged.
     pub fn step_on(&mut self, x: Tensor<4>, y: Tensor<1, Int>) -> Result<f64, AnalysisError> {
         // NoisyBatchNorm's noise: a stream per step, so that a resumed run draws what the
         // uninterrupted one would have.
-        self.device.seed(
-            self.config
-                .seed
-                .wrapping_mul(1_000_003)
-                .wrapping_add(self.step as u64),
-        );
+        self.device.seed(self.noise_seed(self.step));
         let logits = self.model.forward(x, Mode::Train, &mut Probe::off())?;
         let loss = cross_entropy(logits, y);
         let value = loss.clone().into_scalar::<f32>() as f64;

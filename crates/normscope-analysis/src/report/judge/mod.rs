@@ -19,7 +19,7 @@ use self::verdict::{
 use super::config::ReportConfig;
 use super::explanation::{Explanation, InterventionKind, Role};
 use super::units::measure::Units;
-use crate::stats::{Estimate, bootstrap_ratio, finite_mean, fnv1a, permutation_p, spearman};
+use crate::stats::{Estimate, finite_mean, fnv1a, permutation_p, ratio_of_means, spearman};
 
 /// One explanation, measured and judged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,7 +65,7 @@ pub struct Summary {
     pub norms: Vec<NormSummary>,
     /// Per explanation, in [`Explanation::ALL`]'s order.
     pub mechanisms: Vec<Mechanism>,
-    /// BatchNorm's final training loss over no normalization's, with its bootstrap interval.
+    /// BatchNorm's final training loss over no normalization's, with Fieller's interval.
     pub speedup: Option<Estimate>,
     /// The interventions, one per explanation, in the same order.
     pub interventions: Vec<Intervention>,
@@ -102,17 +102,12 @@ pub fn resampling_seed(name: &str) -> u64 {
 
 /// Runs one explanation's intervention.
 fn run_intervention(config: &ReportConfig, units: &Units, kind: InterventionKind) -> Intervention {
+    let seed = resampling_seed(kind.id());
     match kind {
-        InterventionKind::Noise => intervention::noise(config, units, resampling_seed("noise")),
-        InterventionKind::LearningRates => {
-            intervention::learning_rates(config, units, resampling_seed("lr"))
-        }
-        InterventionKind::SkipInitDepth => {
-            intervention::depth(config, units, kind, resampling_seed("skipinit"))
-        }
-        InterventionKind::OrthogonalDepth => {
-            intervention::depth(config, units, kind, resampling_seed("orthogonal"))
-        }
+        InterventionKind::Noise => intervention::noise(config, units, seed),
+        InterventionKind::LearningRates => intervention::learning_rates(config, units),
+        InterventionKind::SkipInitDepth => intervention::identity_bias(config, units, seed),
+        InterventionKind::RankPretraining => intervention::rank_collapse(config, units, seed),
     }
 }
 
@@ -177,7 +172,6 @@ fn mechanism(
             Effect::of(
                 metric(&seeds[b], explanation),
                 metric(&seeds[n], explanation),
-                seed,
             )
         })
     };
@@ -234,13 +228,7 @@ pub fn judge(config: &ReportConfig, units: &Units) -> Summary {
         .zip(&interventions)
         .map(|(&explanation, tested)| mechanism(explanation, tested, &seeds, pair, &speed))
         .collect();
-    let speedup = pair.map(|(b, n)| {
-        bootstrap_ratio(
-            &seeds[b].final_loss,
-            &seeds[n].final_loss,
-            resampling_seed("speed"),
-        )
-    });
+    let speedup = pair.map(|(b, n)| ratio_of_means(&seeds[b].final_loss, &seeds[n].final_loss));
     Summary {
         norms,
         mechanisms,

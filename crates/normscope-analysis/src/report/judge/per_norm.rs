@@ -36,6 +36,10 @@ pub struct NormSummary {
     pub covariate_shift_abs: Stat,
     /// `cos(G, G′)`, mean over probes and layers.
     pub shift_cosine: Stat,
+    /// Activation drift per step (mean and variance of each layer's output), mean over probes
+    /// and layers.
+    #[serde(default = "no_stat")]
+    pub activation_drift: Stat,
     /// Effective β-smoothness, mean over probes.
     pub beta_smoothness: Stat,
     /// Width of the loss band along the gradient, mean over probes.
@@ -56,6 +60,10 @@ impl NormSummary {
             Explanation::RankCollapse => self.rank,
         }
     }
+}
+
+fn no_stat() -> Stat {
+    Stat::of(&[])
 }
 
 /// One value per seed of every metric of one normalizer (non-finite values dropped): what the
@@ -102,6 +110,18 @@ pub fn shift_of(unit: &TrainUnit, f: &dyn Fn(&LayerShift) -> f64) -> f64 {
 /// The relative gradient shift `‖G − G′‖/‖G‖` of a run: the covariate-shift metric.
 pub fn relative_shift(unit: &TrainUnit) -> f64 {
     shift_of(unit, &|l| l.l2 / l.grad_norm.max(1e-30))
+}
+
+/// The activation drift of a run: `√(drift_mean² + drift_var²)` of every hidden representation
+/// at every probe step, averaged (Ioffe & Szegedy's internal covariate shift, per step).
+pub fn activation_drift(unit: &TrainUnit) -> f64 {
+    finite_mean(
+        &unit
+            .drifts
+            .iter()
+            .flat_map(|(_, layers)| layers.iter().map(|l| l.total()))
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// The absolute shift `‖G − G′‖₂` of a run (Definition 2.1 as stated).
@@ -171,6 +191,7 @@ pub fn summarize_norms(config: &ReportConfig, units: &Units) -> (Vec<NormSummary
                 covariate_shift: Stat::of(&seeds.covariate_shift),
                 covariate_shift_abs: Stat::of(&seeds.covariate_shift_abs),
                 shift_cosine: Stat::of(&per(&|u| shift_of(u, &|l| l.cosine))),
+                activation_drift: Stat::of(&per(&activation_drift)),
                 beta_smoothness: Stat::of(&seeds.beta_smoothness),
                 loss_band: Stat::of(&per_probe(&|u| {
                     u.landscape

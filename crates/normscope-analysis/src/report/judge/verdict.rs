@@ -53,14 +53,16 @@ pub struct Evidence {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// An intervention points the way the explanation predicts, and no observation against it.
+    /// Its intervention — the paper's own test — points the way it predicts, and no observation
+    /// against it.
     Supported,
-    /// Observations point its way and none against (no significant intervention), or an
+    /// Observations point its way and none against (no significant intervention), or the
     /// intervention does while an observation points against it.
     Partial,
-    /// Nothing is significant, the evidence conflicts, or there is too little data.
+    /// Nothing is significant, the evidence conflicts, there is too little data, or only
+    /// observations point against it.
     Inconclusive,
-    /// The evidence points against it and nothing points its way (or an intervention does).
+    /// Its intervention — the paper's own test — points against it.
     Contradicted,
 }
 
@@ -91,11 +93,13 @@ impl std::fmt::Display for Verdict {
 }
 
 /// The verdict from judged evidence (`docs/metrics.md`, "Verdict rules"):
-/// 1. a significant intervention decides: *against* → contradicted; *for* → supported when no
-///    observation is against it, partly supported when one is;
-/// 2. otherwise the observations, which can show association but not cause, so they never reach
-///    supported: some *for*, none *against* → partly supported; some *against*, none *for* →
-///    contradicted; *for* and *against* together, or nothing significant → inconclusive.
+/// 1. a significant intervention — the explanation's paper's own test — decides: *against* →
+///    contradicted; *for* → supported when no observation is against it, partly supported when
+///    one is;
+/// 2. otherwise the observations, which can show association but not cause, so they never
+///    reach supported, and never contradicted either (that is reserved for the paper's test
+///    coming out against): some *for*, none *against* → partly supported; anything else →
+///    inconclusive.
 pub fn verdict(evidence: &[Evidence]) -> Verdict {
     let count = |intervention: bool, d: Direction| {
         evidence
@@ -118,9 +122,7 @@ pub fn verdict(evidence: &[Evidence]) -> Verdict {
         };
     }
     match (obs_for, obs_against) {
-        (0, 0) => Verdict::Inconclusive,
-        (_, 0) => Verdict::Partial,
-        (0, _) => Verdict::Contradicted,
+        (1.., 0) => Verdict::Partial,
         _ => Verdict::Inconclusive,
     }
 }
@@ -215,12 +217,22 @@ mod tests {
                 vec![e(Effect, For), e(Correlation, Against)],
                 Verdict::Inconclusive,
             ),
+            // Observations against, no decisive intervention: not contradicted — that is
+            // reserved for the paper's own test.
             (
                 vec![e(Effect, Against), e(Correlation, Neither)],
-                Verdict::Contradicted,
+                Verdict::Inconclusive,
             ),
             (
-                vec![e(Effect, Neither), e(Correlation, Against)],
+                vec![
+                    e(Intervention, Neither),
+                    e(Effect, Neither),
+                    e(Correlation, Against),
+                ],
+                Verdict::Inconclusive,
+            ),
+            (
+                vec![e(Intervention, Against), e(Effect, Neither)],
                 Verdict::Contradicted,
             ),
             (
@@ -259,13 +271,13 @@ mod tests {
 
     #[test]
     fn evidence_is_judged_on_its_predicted_side() {
-        use crate::stats::{bootstrap_ratio, permutation_p};
-        let r = bootstrap_ratio(&[0.40, 0.42, 0.44], &[1.00, 1.05, 0.95], 1);
+        use crate::stats::{permutation_p, ratio_of_means};
+        let r = ratio_of_means(&[0.40, 0.42, 0.44], &[1.00, 1.05, 0.95]);
         assert_eq!(judge_effect(&r, Sign::SlowsTraining), Direction::For);
         assert_eq!(judge_effect(&r, Sign::SpeedsTraining), Direction::Against);
-        let r = bootstrap_ratio(&[0.8, 1.3, 1.0], &[1.2, 0.7, 1.0], 1);
+        let r = ratio_of_means(&[0.8, 1.3, 1.0], &[1.2, 0.7, 1.0]);
         assert_eq!(judge_effect(&r, Sign::SlowsTraining), Direction::Neither);
-        let r = bootstrap_ratio(&[0.4], &[1.0, 1.1], 1);
+        let r = ratio_of_means(&[0.4], &[1.0, 1.1]);
         assert_eq!(judge_effect(&r, Sign::SlowsTraining), Direction::TooFew);
         let a = [1.0, 2.0, 3.0, 4.0, 5.0];
         let p = permutation_p(&a, &[10.0, 20.0, 30.0, 40.0, 50.0], 0);

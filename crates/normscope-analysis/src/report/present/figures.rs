@@ -14,7 +14,10 @@ use crate::output::{Chart, Figure, Series};
 use crate::report::config::ReportConfig;
 use crate::report::explanation::{Explanation, InterventionKind, Role};
 use crate::report::judge::Summary;
-use crate::report::judge::intervention::{Intervention, SweepArm, SweepPoint};
+use crate::report::judge::intervention::{
+    Comparison, Facts, Intervention, SHARE_THRESHOLD, SweepArm, SweepPoint,
+};
+use crate::report::units::GridPoint;
 use crate::report::units::measure::{TrainUnit, Units};
 use crate::stats::Stat;
 use crate::train::{FINAL_WINDOW, RunRecord};
@@ -174,9 +177,11 @@ pub fn scatter(explanation: Explanation, summary: &Summary, config: &ReportConfi
     .with_control_note(CONTROL);
     for n in &summary.norms {
         let (x, y) = (n.metric(explanation), n.final_loss);
+        // The range over seeds (min to max): unlike mean ± std it stays positive on a log axis.
+        let range = |at: f64, s: &Stat| (at, s.min, s.max);
         let mut series = Series::points(n.label.clone(), vec![(x.mean, y.mean)])
-            .with_x_errors(vec![spread(y.mean, &x)])
-            .with_y_errors(vec![spread(x.mean, &y)]);
+            .with_x_errors(vec![range(y.mean, &x)])
+            .with_y_errors(vec![range(x.mean, &y)]);
         if is_control(config, &n.label) {
             series = series.control();
         }
@@ -186,7 +191,7 @@ pub fn scatter(explanation: Explanation, summary: &Summary, config: &ReportConfi
     Figure::new(
         scatter_id(explanation),
         format!(
-            "{} against the final training loss, one point per normalizer (mean ± std over seeds on both axes; ρ = {:.2} over the {} normalizers; the control arm, hollow, is left out of ρ).",
+            "{} against the final training loss, one point per normalizer (mean over seeds, bars from the smallest to the largest seed on both axes; ρ = {:.2} over the {} normalizers; the control arm, hollow, is left out of ρ).",
             explanation.metric(),
             m.spearman,
             m.normalizers
@@ -195,20 +200,23 @@ pub fn scatter(explanation: Explanation, summary: &Summary, config: &ReportConfi
     )
 }
 
-/// The arms' mean of a per-point statistic against the grid point, with its spread over seeds
-/// and × where a seed diverged; the measured grid labels the x axis.
+/// The arms' mean of a per-point statistic against a coordinate of the grid, with its spread
+/// over seeds and × where a seed diverged; the measured grid labels the x axis.
 fn sweep_chart(
     title: &str,
     x_label: &str,
     y_label: &str,
     arms: &[SweepArm],
+    x: fn(&GridPoint) -> f64,
     f: fn(&SweepPoint) -> Stat,
     integer: bool,
 ) -> Chart {
-    let grid: Vec<f64> = arms
-        .first()
-        .map(|a| a.points.iter().map(|p| p.point).collect())
-        .unwrap_or_default();
+    let mut grid: Vec<f64> = arms
+        .iter()
+        .flat_map(|a| a.points.iter().map(|p| x(&p.point)))
+        .collect();
+    grid.sort_by(f64::total_cmp);
+    grid.dedup();
     let mut chart = Chart::new(title, x_label, y_label)
         .log_x()
         .with_x_ticks(grid);
@@ -219,7 +227,7 @@ fn sweep_chart(
         let at: Vec<(f64, Stat, usize)> = arm
             .points
             .iter()
-            .map(|p| (p.point, f(p), p.diverged))
+            .map(|p| (x(&p.point), f(p), p.diverged))
             .filter(|(_, s, _)| s.mean.is_finite())
             .collect();
         chart.push(
@@ -239,55 +247,81 @@ fn sweep_chart(
     chart
 }
 
-/// The figures of an intervention's section; `loss` is the battery's training-loss chart, of
-/// which the noise experiment shows its arms.
-pub fn intervention(i: &Intervention, loss: &Chart) -> Vec<Figure> {
-    let final_loss = |what: &str| {
-        Figure::new(
-            match i.kind {
-                InterventionKind::SkipInitDepth => "depth_sweep_skipinit",
-                _ => "depth_sweep_orthogonal",
-            },
-            format!(
-                "Final training loss against the residual blocks per stage: no normalization, BatchNorm and {what} (mean ± std over seeds; a diverged run counts at the chance loss ln C and is marked ×)."
-            ),
-            sweep_chart(
-                "Final training loss across depths",
-                "blocks per stage",
-                "final training loss",
-                &i.arms,
-                |p| p.final_loss,
-                true,
-            ),
+/// The share of BatchNorm's advantage against a coordinate of the comparisons, with Fieller's
+/// interval, and the prediction's threshold of one half.
+fn share_chart(
+    title: &str,
+    x_label: &str,
+    comparisons: &[Comparison],
+    x: fn(&Comparison) -> f64,
+    arm: &str,
+) -> Chart {
+    let xs: Vec<f64> = comparisons.iter().map(x).collect();
+    let mut chart = Chart::new(title, x_label, "share of BatchNorm's advantage")
+        .log_x()
+        .integer_x()
+        .with_x_ticks(xs.clone());
+    let finite = |v: f64| if v.is_finite() { v } else { f64::NAN };
+    chart.push(
+        Series::line(
+            format!("{arm} (95% CI)"),
+            comparisons.iter().map(|c| (x(c), c.share.value)).collect(),
         )
-    };
-    match i.kind {
-        InterventionKind::Noise => {
-            let mut noise = Chart::new(
-                "Training loss with and without noise after BatchNorm",
-                "step",
-                "training loss",
-            )
-            .log_y()
-            .integer_x();
-            noise.control_note = loss.control_note.clone();
-            let arms = [Role::None, Role::BatchNorm, Role::Noisy, Role::NoiseOnly];
-            for series in loss
-                .series
+        .with_y_errors(
+            comparisons
                 .iter()
-                .filter(|s| arms.iter().any(|r| r.label() == s.name))
-            {
-                noise.push(series.clone());
-            }
-            vec![Figure::new(
-                "noise_training_loss",
-                format!(
-                    "BatchNorm, BatchNorm with noise after it, the noise alone (control) and no normalization: the battery's runs ({FINAL_WINDOW}-step running mean; band: ± std over seeds)."
-                ),
-                noise,
-            )]
-        }
-        InterventionKind::LearningRates => vec![Figure::new(
+                .map(|c| (x(c), finite(c.share.ci.0), finite(c.share.ci.1)))
+                .collect(),
+        ),
+    );
+    if let (Some(lo), Some(hi)) = (xs.first(), xs.last()) {
+        chart.push(
+            Series::line(
+                format!("threshold {SHARE_THRESHOLD}"),
+                vec![(*lo, SHARE_THRESHOLD), (*hi, SHARE_THRESHOLD)],
+            )
+            .control(),
+        );
+        chart.control_note = Some("the prediction".into());
+    }
+    chart
+}
+
+/// Every arm at its best rate against the depth: a statistic per seed of the comparison's
+/// best-rate runs.
+fn best_rate_chart(
+    title: &str,
+    y_label: &str,
+    depths: &[Comparison],
+    value: fn(&[f64]) -> Stat,
+) -> Chart {
+    let mut chart = Chart::new(title, "depth", y_label)
+        .log_x()
+        .integer_x()
+        .with_x_ticks(depths.iter().map(|c| c.depth as f64).collect());
+    let labels: Vec<&str> = depths
+        .first()
+        .map(|c| c.arms.iter().map(|a| a.label.as_str()).collect())
+        .unwrap_or_default();
+    for (k, label) in labels.iter().enumerate() {
+        let at: Vec<(f64, Stat)> = depths
+            .iter()
+            .map(|c| (c.depth as f64, value(&c.arms[k].losses)))
+            .collect();
+        chart.push(
+            Series::line(*label, at.iter().map(|(x, s)| (*x, s.mean)).collect())
+                .with_y_errors(at.iter().map(|(x, s)| spread(*x, s)).collect()),
+        );
+    }
+    chart
+}
+
+/// The figures of an intervention's section; `loss` is the battery's training-loss chart, of
+/// which the noise experiment shows its arms; `units` for the noise experiment's drift.
+pub fn intervention(i: &Intervention, loss: &Chart, units: &Units) -> Vec<Figure> {
+    match (i.kind, &i.facts) {
+        (InterventionKind::Noise, _) => noise_figures(loss, units),
+        (InterventionKind::LearningRates, _) => vec![Figure::new(
             "lr_sweep",
             "Final training loss against the learning rate (mean ± std over seeds; a diverged run counts at the chance loss ln C and is marked ×).",
             sweep_chart(
@@ -295,25 +329,183 @@ pub fn intervention(i: &Intervention, loss: &Chart) -> Vec<Figure> {
                 "learning rate",
                 "final training loss",
                 &i.arms,
+                |p| p.lr,
                 |p| p.final_loss,
                 false,
             ),
         )],
-        InterventionKind::SkipInitDepth => vec![final_loss("SkipInit")],
-        InterventionKind::OrthogonalDepth => vec![
-            final_loss("the delta-orthogonal initialisation"),
-            Figure::new(
-                "depth_rank",
-                "Effective rank of the last block's output over the batch size at initialization, against the depth (mean ± std over seeds): the check that the initialisation preserves rank.",
-                sweep_chart(
-                    "Rank at initialization across depths",
+        (
+            InterventionKind::SkipInitDepth,
+            Facts::Sweep {
+                depths,
+                budgets,
+                batch_sizes,
+                ..
+            },
+        ) => {
+            let arm = i.kind.arm().label();
+            let mut figures = vec![Figure::new(
+                "identity_share_by_depth",
+                format!(
+                    "The share of BatchNorm's advantage {arm} recovers, each arm at its best learning rate, against the depth (Fieller's 95% interval; above the dashed line the explanation's prediction holds)."
+                ),
+                share_chart(
+                    "SkipInit's share of BatchNorm's advantage by depth",
                     "blocks per stage",
-                    "effective rank / N",
+                    depths,
+                    |c| c.depth as f64,
+                    arm,
+                ),
+            )];
+            if budgets.len() > 1 {
+                figures.push(Figure::new(
+                    "identity_share_by_budget",
+                    "The same share at the judged depth as the training budget grows (steps at the battery's batch size).",
+                    share_chart("SkipInit's share as training goes on", "training steps", budgets, |c| c.budget as f64, arm),
+                ));
+            }
+            if batch_sizes.len() > 1 {
+                figures.push(Figure::new(
+                    "identity_share_by_batch",
+                    "The same share at the deepest depth across batch sizes, each run for the same number of samples (De & Smith: SkipInit should match BatchNorm at small batch).",
+                    share_chart("SkipInit's share by batch size", "batch size", batch_sizes, |c| c.batch_size as f64, arm),
+                ));
+            }
+            figures.push(Figure::new(
+                "depth_sweep_skipinit",
+                "Final training loss against the depth with every arm at one learning rate (the fixed-rate sweep; mean ± std over seeds; a diverged run counts at the chance loss ln C and is marked ×).",
+                sweep_chart(
+                    "Final training loss across depths at one learning rate",
+                    "blocks per stage",
+                    "final training loss",
                     &i.arms,
+                    |p| p.depth as f64,
+                    |p| p.final_loss,
+                    true,
+                ),
+            ));
+            figures
+        }
+        (InterventionKind::RankPretraining, Facts::Sweep { depths, .. }) => vec![
+            Figure::new(
+                "rank_sweep",
+                "Final training loss of plain MLPs against their depth, each arm at its best learning rate (mean ± std over seeds; a diverged run counts at the chance loss).",
+                best_rate_chart(
+                    "Plain networks: final loss at each arm's best rate",
+                    "final training loss",
+                    depths,
+                    Stat::of,
+                ),
+            ),
+            Figure::new(
+                "rank_at_start",
+                "Effective rank of the last hidden layer over the batch size at the start of training (after pre-training for the pre-trained arm), against the depth: the check that pre-training raised the rank toward BatchNorm's.",
+                sweep_chart(
+                    "Rank at the start of training across depths",
+                    "hidden layers",
+                    "effective rank / N",
+                    &best_points(&i.arms, depths),
+                    |p| p.depth as f64,
                     |p| p.rank,
                     true,
                 ),
             ),
         ],
+        (InterventionKind::SkipInitDepth | InterventionKind::RankPretraining, _) => vec![],
     }
+}
+
+/// Each arm's points at its best rate per depth (for the rank-at-start figure).
+fn best_points(arms: &[SweepArm], depths: &[Comparison]) -> Vec<SweepArm> {
+    arms.iter()
+        .map(|arm| SweepArm {
+            label: arm.label.clone(),
+            points: depths
+                .iter()
+                .filter_map(|c| {
+                    let lr = c.arms.iter().find(|a| a.label == arm.label)?.lr;
+                    arm.points
+                        .iter()
+                        .find(|p| p.point.depth == c.depth && p.point.lr == lr)
+                        .cloned()
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The noise experiment's figures: its arms' training loss, and the activation drift each
+/// layer's output undergoes per step.
+fn noise_figures(loss: &Chart, units: &Units) -> Vec<Figure> {
+    let arms = [Role::None, Role::BatchNorm, Role::Noisy, Role::NoiseOnly];
+    let mut noise = Chart::new(
+        "Training loss with and without noise after BatchNorm",
+        "step",
+        "training loss",
+    )
+    .log_y()
+    .integer_x();
+    noise.control_note = loss.control_note.clone();
+    for series in loss
+        .series
+        .iter()
+        .filter(|s| arms.iter().any(|r| r.label() == s.name))
+    {
+        noise.push(series.clone());
+    }
+    let mut drift = Chart::new(
+        "Activation drift per step by layer",
+        "layer",
+        "drift of mean and variance",
+    )
+    .integer_x()
+    .log_where_spread(1.0);
+    for role in arms {
+        let runs: Vec<&TrainUnit> = units
+            .train
+            .iter()
+            .filter(|u| u.label == role.label())
+            .collect();
+        let layers = runs
+            .iter()
+            .flat_map(|u| u.drifts.iter().map(|(_, d)| d.len()))
+            .max()
+            .unwrap_or(0);
+        let at: Vec<(f64, Stat)> = (0..layers)
+            .map(|l| {
+                let per_seed = runs.iter().map(|u| {
+                    crate::stats::finite_mean(
+                        &u.drifts
+                            .iter()
+                            .filter_map(|(_, d)| d.get(l).map(|d| d.total()))
+                            .collect::<Vec<_>>(),
+                    )
+                });
+                (l as f64, Stat::of_finite(per_seed))
+            })
+            .collect();
+        if !at.is_empty() {
+            let mut series =
+                Series::line(role.label(), at.iter().map(|(x, s)| (*x, s.mean)).collect())
+                    .with_y_errors(at.iter().map(|(x, s)| spread(*x, s)).collect());
+            series.control = role == Role::NoiseOnly;
+            drift.push(series);
+        }
+    }
+    drift.control_note = loss.control_note.clone();
+    let drift = drift.log_where_spread(1.0);
+    vec![
+        Figure::new(
+            "noise_training_loss",
+            format!(
+                "BatchNorm, BatchNorm with noise after it, the noise alone (control) and no normalization: the battery's runs ({FINAL_WINDOW}-step running mean; band: ± std over seeds)."
+            ),
+            noise,
+        ),
+        Figure::new(
+            "activation_drift",
+            "How far each layer's output distribution moves in one training step (√(drift of the channel means² + drift of the log channel variances²), mean over probe steps; mean ± std over seeds): what the noise after BatchNorm raises, the manipulation check of the experiment.",
+            drift,
+        ),
+    ]
 }

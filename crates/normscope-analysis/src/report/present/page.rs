@@ -102,14 +102,20 @@ fn mechanism_section(
     section
         .paragraph_class(
             "verdict",
-            tables::verdict_badge(m.verdict).plain(format!(" {}", text::mechanism(m, summary))),
+            tables::verdict_badge(m.verdict)
+                .plain(format!(" {}", text::mechanism(m, summary, config))),
         )
         .figure(figures::metric(explanation, config, units))
         .figure(figures::scatter(explanation, summary, config))
 }
 
 /// An intervention's subsection: prediction, table, outcome, figures.
-fn intervention_section(i: &Intervention, config: &ReportConfig, loss: &Chart) -> Section {
+fn intervention_section(
+    i: &Intervention,
+    config: &ReportConfig,
+    loss: &Chart,
+    units: &Units,
+) -> Section {
     Section::new(i.kind.id(), format!("Intervention: {}", i.kind.name()))
         .nested()
         .paragraph_class(
@@ -123,7 +129,7 @@ fn intervention_section(i: &Intervention, config: &ReportConfig, loss: &Chart) -
             "verdict",
             tables::direction_badge(i).plain(format!(" {}", text::intervention(i, config))),
         )
-        .figures(figures::intervention(i, loss))
+        .figures(figures::intervention(i, loss, units))
 }
 
 /// `none, BatchNorm`.
@@ -139,10 +145,10 @@ fn labels_of(entries: &[Entry]) -> String {
 /// explanation and how to read it (also what `why_batchnorm` prints when it is done).
 pub fn answer(summary: &Summary, config: &ReportConfig) -> Section {
     Section::new("summary", "The answer")
-            .paragraph_class("bottom-line", Text::new().strong("Bottom line. ").plain(text::bottom_line(summary)))
+            .paragraph_class("bottom-line", Text::new().strong("Bottom line. ").plain(text::bottom_line(summary, config)))
             .paragraph_class("conclusion", text::details(summary, config))
             .table(tables::answer(summary))
-            .paragraph_class("how", "How to read this: each explanation has an intervention — an experiment that changes its mechanism with the rest held fixed (its subsection) — whose outcome, where significant, decides the verdict. Besides, each explanation predicts that BatchNorm moves one quantity (the metric) and that the quantity governs how fast a network trains. The ratio shows how BatchNorm moves it against no normalization, with a bootstrap interval over seeds; ρ is the Spearman rank correlation between the metric and the final training loss across all normalizers of the battery, with its permutation p-value — an explanation that accounts for why normalizers differ in speed shows a significant ρ of the predicted sign. The verdict rules (docs/metrics.md) count only significant evidence: an interval that excludes 1, a p below 0.05.")
+            .paragraph_class("how", "How to read this: each explanation has an intervention — an experiment that changes its mechanism with the rest held fixed (its subsection) — whose outcome, where significant, decides the verdict. Besides, each explanation predicts that BatchNorm moves one quantity (the metric) and that the quantity governs how fast a network trains. The ratio shows how BatchNorm moves it against no normalization, with Fieller's 95% interval over seeds (t-based, honest at three seeds); ρ is the Spearman rank correlation between the metric and the final training loss across all normalizers of the battery, with its permutation p-value — an explanation that accounts for why normalizers differ in speed shows a significant ρ of the predicted sign. The verdict rules (docs/metrics.md) count only significant evidence: an interval that excludes 1, a p below 0.05; an explanation is *contradicted* only when its paper's own test comes out against it.")
 }
 
 /// The network, data, optimizer and interventions, with the whole configuration as TOML.
@@ -229,6 +235,7 @@ pub fn page(
             summary.intervention(e.intervention()),
             config,
             &loss_chart,
+            units,
         ));
     }
     body.push(

@@ -4,7 +4,7 @@
 
 use crate::output::{Table, Text};
 use crate::report::explanation::{Explanation, InterventionKind, Sign};
-use crate::report::judge::intervention::Intervention;
+use crate::report::judge::intervention::{Comparison, Facts, Intervention};
 use crate::report::judge::per_norm::NormSummary;
 use crate::report::judge::verdict::Verdict;
 use crate::report::judge::{Mechanism, Summary};
@@ -215,28 +215,93 @@ pub fn mechanisms(summary: &Summary, steps: usize) -> Table {
     table
 }
 
-/// A sweep's table: one row per arm and grid point.
+/// A sweep's table: for a tuned sweep, one row per comparison (depth, budget, batch size) with
+/// each arm at its best rate; otherwise one row per arm and grid point.
 pub fn sweep(i: &Intervention) -> Table {
+    match &i.facts {
+        Facts::Sweep {
+            depths,
+            budgets,
+            batch_sizes,
+            ..
+        } => comparisons(i, depths, budgets, batch_sizes),
+        Facts::None | Facts::Noise { .. } | Facts::LearningRates { .. } => grid(i),
+    }
+}
+
+/// Every comparison of a tuned sweep.
+fn comparisons(
+    i: &Intervention,
+    depths: &[Comparison],
+    budgets: &[Comparison],
+    batch_sizes: &[Comparison],
+) -> Table {
+    let depth = match i.kind {
+        InterventionKind::RankPretraining => "hidden layers",
+        _ => "blocks",
+    };
+    let mut table = Table::new(&[
+        "comparison",
+        depth,
+        "steps",
+        "batch",
+        "none: loss @ best lr",
+        "BatchNorm: loss @ best lr",
+        &format!("{}: loss @ best lr", i.kind.arm().label()),
+        "advantage L_none − L_BN",
+        "share [95% CI]",
+    ]);
+    let rows = [
+        ("by depth", depths),
+        ("by budget", budgets),
+        ("by batch size", batch_sizes),
+    ];
+    for (what, comparisons) in rows {
+        for c in comparisons {
+            let mut cells = vec![
+                what.to_string(),
+                c.depth.to_string(),
+                c.budget.to_string(),
+                c.batch_size.to_string(),
+            ];
+            cells.extend(c.arms.iter().map(|a| format!("{:.3} @ {}", a.mean(), a.lr)));
+            cells.push(format!("{:.3}", c.advantage));
+            cells.push(format!(
+                "{:.2}{}",
+                c.share,
+                if c.baseline_dead {
+                    " (dead baseline)"
+                } else {
+                    ""
+                }
+            ));
+            table.row(cells);
+        }
+    }
+    table
+}
+
+/// A plain sweep: one row per arm and grid point.
+fn grid(i: &Intervention) -> Table {
     let mut table = Table::new(&[
         "arm",
-        match i.kind {
-            InterventionKind::LearningRates => "learning rate",
-            InterventionKind::Noise
-            | InterventionKind::SkipInitDepth
-            | InterventionKind::OrthogonalDepth => "blocks per stage",
-        },
+        "blocks / layers",
+        "learning rate",
+        "batch",
         "final train loss",
         "diverged",
         "reached target",
         "steps to target",
-        "eff. rank / N (init)",
+        "eff. rank / N (start)",
         "branch share (init)",
     ]);
     for arm in &i.arms {
         for p in &arm.points {
             table.row(vec![
                 arm.label.clone(),
-                p.point.to_string(),
+                p.point.depth.to_string(),
+                p.point.lr.to_string(),
+                p.point.batch_size.to_string(),
                 p.final_loss.show(3),
                 format!("{}/{}", p.diverged, p.final_loss.n),
                 format!("{}/{}", p.reached, p.final_loss.n),

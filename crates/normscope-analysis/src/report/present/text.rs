@@ -2,10 +2,11 @@
 //! prediction and outcome, and the answer. Built from the judgement's numbers and decisions; no
 //! number is computed here.
 
+use crate::report::config::MIN_JUDGED_SEEDS;
 use crate::report::config::ReportConfig;
 use crate::report::explanation::{Explanation, InterventionKind, Sign};
 use crate::report::judge::intervention::{
-    Facts, Intervention, Reason, SHARE_THRESHOLD, TRAINED, chance_loss,
+    Comparison, Facts, Intervention, Reason, SHARE_THRESHOLD, TRAINED, chance_loss,
 };
 use crate::report::judge::per_norm::NormSummary;
 use crate::report::judge::verdict::{Direction, EvidenceKind, Verdict};
@@ -34,7 +35,10 @@ pub fn with_interval(e: &Estimate, digits: usize) -> String {
             e.value, e.ci.0, e.ci.1
         )
     } else {
-        format!("{:.digits$} (no interval: fewer than two seeds)", e.value)
+        format!(
+            "{:.digits$} (no interval: too few seeds, or a denominator indistinguishable from 0)",
+            e.value
+        )
     }
 }
 
@@ -43,7 +47,7 @@ fn interval(e: &Estimate) -> String {
     if e.has_interval() {
         format!("95% CI [{:.2}, {:.2}]", e.ci.0, e.ci.1)
     } else {
-        "no interval: fewer than two seeds per side".into()
+        "no interval: too few seeds, or a denominator indistinguishable from 0".into()
     }
 }
 
@@ -64,7 +68,7 @@ pub fn statistic_name(kind: InterventionKind) -> String {
         InterventionKind::LearningRates => {
             "η*_BN / η*_none, the ratio of the largest stable learning rates".into()
         }
-        InterventionKind::SkipInitDepth | InterventionKind::OrthogonalDepth => format!(
+        InterventionKind::SkipInitDepth | InterventionKind::RankPretraining => format!(
             "share of BatchNorm's advantage {} recovers",
             kind.arm().label()
         ),
@@ -75,14 +79,53 @@ pub fn statistic_name(kind: InterventionKind) -> String {
 pub fn prediction(kind: InterventionKind) -> String {
     match kind {
         InterventionKind::Noise => format!(
-            "if reducing internal covariate shift were why BatchNorm helps, BatchNorm with noise injected after it (Santurkar et al. 2018, §2.1: a shift and scale per channel that change every step) would lose most of BatchNorm's advantage: it keeps less than {SHARE_THRESHOLD} of the gap L_none − L_BN"
+            "if reducing internal covariate shift were why BatchNorm helps, BatchNorm with noise injected after it (Santurkar et al. 2018, §2.1: a shift and scale per channel redrawn every step, which makes the distribution each layer passes on drift) would lose most of BatchNorm's advantage: it keeps less than {SHARE_THRESHOLD} of the gap L_none − L_BN"
         ),
         InterventionKind::LearningRates => "if a smoother landscape were why BatchNorm helps, BatchNorm would train at learning rates at which the unnormalized network does not (Bjorck et al. 2018: BN \"primarily enables training with larger learning rates\"): its largest stable learning rate is the larger".into(),
         InterventionKind::SkipInitDepth => format!(
-            "if the bias of residual blocks toward the identity were why BatchNorm helps, SkipInit — identity blocks at initialization without any normalizer (De & Smith 2020) — would recover most of BatchNorm's advantage where it is largest, the deepest network: a share above {SHARE_THRESHOLD} of L_none − L_BN"
+            "if the bias of residual blocks toward the identity were why BatchNorm helps, SkipInit — identity blocks at initialization without any normalizer — would recover most of BatchNorm's advantage where it is largest, the deepest network, when each arm trains at its own best learning rate as De & Smith (2020) compare them: a share above {SHARE_THRESHOLD} of L_none − L_BN (they report SkipInit matching BatchNorm at small batch sizes, BatchNorm's edge being the larger learning rate it allows at large batch)"
         ),
-        InterventionKind::OrthogonalDepth => format!(
-            "if avoiding rank collapse were why BatchNorm helps, an unnormalized network initialised to preserve rank (delta-orthogonal, Xiao et al. 2018) would recover most of BatchNorm's advantage where it is largest, the deepest network: a share above {SHARE_THRESHOLD} of L_none − L_BN (Daneshmand et al. 2020's rank pre-training speeds training up)"
+        InterventionKind::RankPretraining => format!(
+            "if avoiding rank collapse were why BatchNorm helps, a deep plain (non-residual) network without normalization, pre-trained to maximise the soft rank of its last hidden layer (Daneshmand et al. 2020's test), would recover most of BatchNorm's advantage where it is largest, the deepest network, each arm at its own best learning rate: a share above {SHARE_THRESHOLD} of L_none − L_BN"
+        ),
+    }
+}
+
+/// What was tested, on which data, at which scale: the scope every verdict names.
+pub fn scope(i: &Intervention, config: &ReportConfig) -> String {
+    let iv = &config.interventions;
+    let data = config.data.name();
+    let judged = match &i.facts {
+        Facts::Sweep {
+            judged: Some(j), ..
+        } => Some(j),
+        _ => None,
+    };
+    match i.kind {
+        InterventionKind::Noise => format!(
+            "noise after every BatchNorm in the battery's ResNet ({} block(s) per stage), {} steps at batch {}, {} seed(s), {data} data",
+            config.network.blocks, config.train.steps, config.train.batch_size, config.seeds
+        ),
+        InterventionKind::LearningRates => format!(
+            "learning rates {:?}, {} steps at batch {}, {} seeds, {data} data",
+            iv.learning_rates, iv.steps, config.train.batch_size, iv.seeds
+        ),
+        InterventionKind::SkipInitDepth => format!(
+            "SkipInit vs BatchNorm vs none, each at its best rate of {:?}, {} blocks per stage, {} steps at batch {}, {} seeds, {data} data",
+            iv.depth_learning_rates,
+            judged.map_or("no".into(), |j| j.depth.to_string()),
+            judged.map_or(iv.steps, |j| j.budget),
+            config.train.batch_size,
+            iv.seeds
+        ),
+        InterventionKind::RankPretraining => format!(
+            "plain MLPs {} wide, vanilla vs BatchNorm vs rank-pre-trained vanilla, each at its best rate of {:?}, {} hidden layers, {} steps at batch {}, {} seeds, {data} data",
+            iv.rank.width,
+            iv.rank.learning_rates,
+            judged.map_or("no".into(), |j| j.depth.to_string()),
+            iv.rank.steps,
+            config.train.batch_size,
+            iv.seeds
         ),
     }
 }
@@ -90,33 +133,34 @@ pub fn prediction(kind: InterventionKind) -> String {
 /// Why the outcome is what it is, as the end of a sentence.
 fn why(i: &Intervention) -> String {
     let arm = i.kind.arm().label();
+    let check = || with_interval(&i.check.unwrap_or(Estimate::point(f64::NAN)), 2);
     match (&i.reason, i.kind) {
         (Reason::NotRun { .. } | Reason::NoGrid, _) => String::new(),
-        (Reason::TooFewSeeds, InterventionKind::Noise) => {
-            "fewer than two seeds per arm: not judged".into()
-        }
-        (Reason::TooFewSeeds, _) => "fewer than two seeds: not judged".into(),
-        (Reason::NoAdvantage, _) => "BatchNorm has no significant advantage over no normalization here, so there is nothing for the noise to take away".into(),
+        (Reason::TooFewSeeds, _) => format!(
+            "fewer than {MIN_JUDGED_SEEDS} seeds per arm: too few to judge"
+        ),
+        (Reason::NoAdvantage, InterventionKind::Noise) => "BatchNorm has no significant advantage over no normalization here, so there is nothing for the noise to take away".into(),
+        (Reason::NoAdvantage, _) => "BatchNorm's advantage is significant at no depth: there is no gap to recover".into(),
         (Reason::CheckFailed, InterventionKind::Noise) => format!(
-            "the noise did not raise the measured shift significantly (noisy/plain BatchNorm {}), so the experiment does not test the explanation",
-            with_interval(&i.check.unwrap_or(Estimate::point(f64::NAN)), 2)
+            "the noise did not raise the activation drift significantly (noisy/plain BatchNorm {}), so the experiment does not test the explanation",
+            check()
         ),
         (Reason::CheckFailed, _) => format!(
-            "the initialisation did not raise the rank at initialization significantly ({arm}/none effective rank {}), so the experiment does not test the explanation",
-            with_interval(&i.check.unwrap_or(Estimate::point(f64::NAN)), 2)
+            "pre-training did not raise the effective rank at the start of training significantly ({arm}/vanilla {}), so the experiment does not test the explanation",
+            check()
         ),
         (Reason::NoStableRate, _) => "one arm trains at no learning rate of the grid: widen it".into(),
         (Reason::GridTooNarrow, _) => "both train at the top of the grid: the grid does not reach the unnormalized network's limit".into(),
         (Reason::Judged, InterventionKind::Noise) => match i.direction {
             Direction::For => "noisy BatchNorm lost most of BatchNorm's advantage, as the explanation predicts".into(),
-            Direction::Against => "noisy BatchNorm kept most of BatchNorm's advantage despite the extra shift, against the prediction (Santurkar et al.'s finding)".into(),
+            Direction::Against => "noisy BatchNorm kept most of BatchNorm's advantage despite the extra drift, against the prediction (Santurkar et al.'s finding)".into(),
             _ => "the interval contains one half: the experiment does not decide".into(),
         },
         (Reason::Judged, InterventionKind::LearningRates) => match i.direction {
             Direction::For => "BatchNorm trains at learning rates where the unnormalized network does not, as the explanation predicts".into(),
             _ => "BatchNorm allows no larger learning rate than no normalization, against the prediction".into(),
         },
-        (Reason::Judged, InterventionKind::SkipInitDepth | InterventionKind::OrthogonalDepth) => {
+        (Reason::Judged, InterventionKind::SkipInitDepth | InterventionKind::RankPretraining) => {
             match i.direction {
                 Direction::For => {
                     format!("{arm} recovers most of BatchNorm's advantage, as the explanation predicts")
@@ -130,36 +174,45 @@ fn why(i: &Intervention) -> String {
     }
 }
 
+/// How often fresh seeds would decide the same, as a sentence (empty when not judged).
+fn replication(i: &Intervention) -> String {
+    i.replication
+        .map(|r| {
+            format!(
+                " With a fresh set of seeds the outcome would be the same in {:.0}% of simulated replications (normal per-seed losses with the observed means and spreads, learning rates as selected).",
+                100.0 * r
+            )
+        })
+        .unwrap_or_default()
+}
+
 /// The intervention's outcome in words.
 pub fn intervention(i: &Intervention, config: &ReportConfig) -> String {
-    match &i.reason {
-        Reason::NotRun { missing } => {
-            return match i.kind {
-                InterventionKind::Noise => format!("Not run: the battery has no `{missing}`."),
-                InterventionKind::LearningRates => {
-                    "Not run: the sweep needs the arms `none` and `BatchNorm`.".into()
-                }
-                InterventionKind::SkipInitDepth | InterventionKind::OrthogonalDepth => {
-                    format!("Not run: the depth sweep has no arm `{missing}`.")
-                }
-            };
-        }
-        Reason::NoGrid | Reason::TooFewSeeds if i.kind != InterventionKind::Noise => {
-            return match i.kind {
-                InterventionKind::LearningRates => {
-                    "Not judged: the sweep needs a grid and at least two seeds.".into()
-                }
-                _ => "Not judged: the sweep needs depths and at least two seeds.".into(),
-            };
-        }
-        _ => {}
+    if let Reason::NotRun { missing } = &i.reason {
+        return match i.kind {
+            InterventionKind::Noise => format!("Not run: the battery has no `{missing}`."),
+            _ => format!("Not run: the sweep has no arm `{missing}`."),
+        };
     }
-    match &i.facts {
-        Facts::None => why(i),
+    if i.reason == Reason::NoGrid {
+        return "Not run: the sweep has no grid.".into();
+    }
+    let body = match &i.facts {
+        Facts::None => format!("{}.", upper_first(&why(i))),
         Facts::Noise { .. } => noise_facts(i),
         Facts::LearningRates { .. } => learning_rate_facts(i, config),
-        Facts::Depth { .. } => depth_facts(i, config),
-    }
+        Facts::Sweep { .. } => sweep_facts(i),
+    };
+    format!("{body}{} Tested: {}.", replication(i), scope(i, config))
+}
+
+/// `text` with its first letter in upper case.
+fn upper_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// The statistic, or NaN.
@@ -171,6 +224,7 @@ fn statistic(i: &Intervention) -> Estimate {
 fn noise_facts(i: &Intervention) -> String {
     let Facts::Noise {
         advantage,
+        drift,
         relative_shift,
         absolute_shift,
         noise_only,
@@ -179,9 +233,10 @@ fn noise_facts(i: &Intervention) -> String {
         return why(i);
     };
     format!(
-        "BatchNorm's advantage L_none − L_BN = {}. Noisy BatchNorm keeps a share {} of it, while its relative gradient shift is {}× plain BatchNorm's (the absolute ‖G − G′‖₂ {}×): {}.{}",
+        "BatchNorm's advantage L_none − L_BN = {}. Noisy BatchNorm keeps a share {} of it, while the activation drift per step is {}× plain BatchNorm's (Definition 2.1's relative gradient shift {}×, the absolute one {}×): {}.{}",
         with_interval(advantage, 3),
         with_interval(&statistic(i), 2),
+        with_interval(drift, 2),
         with_interval(relative_shift, 2),
         with_interval(absolute_shift, 2),
         why(i),
@@ -204,14 +259,10 @@ fn learning_rate_facts(i: &Intervention, config: &ReportConfig) -> String {
     else {
         return why(i);
     };
-    let iv = &config.interventions;
     let chance = chance_loss(config.data.classes());
     let show = |eta: &Option<f64>| eta.map(|v| v.to_string()).unwrap_or("none".into());
     format!(
-        "Largest stable learning rate (no seed diverged, mean final loss at most {TRAINED} × the chance loss {chance:.2}; grid {:?}, {} steps, {} seeds): {} with BatchNorm, {} without: {}.{}",
-        iv.learning_rates,
-        iv.steps,
-        iv.seeds,
+        "Largest stable learning rate (no seed diverged, mean final loss at most {TRAINED} × the chance loss {chance:.2}): {} with BatchNorm, {} without: {}.{}",
         show(eta_bn),
         show(eta_none),
         why(i),
@@ -226,44 +277,104 @@ fn learning_rate_facts(i: &Intervention, config: &ReportConfig) -> String {
     )
 }
 
-/// A depth sweep in words.
-fn depth_facts(i: &Intervention, config: &ReportConfig) -> String {
-    let Facts::Depth { gaps, judged } = &i.facts else {
-        return why(i);
-    };
-    let iv = &config.interventions;
-    let gaps = gaps
+/// One comparison in a few words: the arms' best rates and losses, and the share; `explain`
+/// spells out what a dead baseline means.
+fn comparison(c: &Comparison, arm: &str, explain: bool) -> String {
+    let rates = c
+        .arms
         .iter()
-        .map(|(d, g)| format!("{d}: {g:.3}"))
+        .map(|a| format!("{} {:.3} at lr {}", a.label, a.mean(), a.lr))
         .collect::<Vec<_>>()
         .join(", ");
-    let Some((d, advantage)) = judged else {
-        return format!(
-            "BatchNorm's advantage L_none − L_BN is significant at no depth (by blocks per stage: {gaps}): there is no gap to recover."
-        );
+    let dead = match (c.baseline_dead, explain) {
+        (false, _) => String::new(),
+        (true, false) => " (dead baseline)".into(),
+        (true, true) => format!(
+            " (none learned nothing at any rate here: it counts at the chance loss, so the share is {arm}'s progress from chance relative to BatchNorm's — a direct comparison of {arm} with BatchNorm, not what the mechanism buys over a working baseline)"
+        ),
     };
-    let check = i
-        .check
-        .map(|c| {
-            format!(
-                " Its effective rank at initialization is {}× the plain network's there.",
-                with_interval(&c, 2)
-            )
-        })
-        .unwrap_or_default();
     format!(
-        "BatchNorm's advantage L_none − L_BN by blocks per stage: {gaps} ({} steps, {} seeds). At {d} blocks, the deepest where it is significant ({}), {} recovers a share {} of it.{check} So: {}.",
-        iv.steps,
-        iv.seeds,
-        with_interval(advantage, 3),
-        i.kind.arm().label(),
-        with_interval(&statistic(i), 2),
-        why(i)
+        "{rates}; advantage {}, {arm}'s share {}{dead}",
+        with_interval(&c.advantage, 3),
+        with_interval(&c.share, 2),
     )
 }
 
+/// A tuned sweep (identity bias, rank pre-training) in words.
+fn sweep_facts(i: &Intervention) -> String {
+    let Facts::Sweep {
+        depths,
+        budgets,
+        batch_sizes,
+        judged,
+        soft_rank,
+    } = &i.facts
+    else {
+        return why(i);
+    };
+    let arm = i.kind.arm().label();
+    let unit = match i.kind {
+        InterventionKind::RankPretraining => "hidden layers",
+        _ => "blocks per stage",
+    };
+    let by_depth = depths
+        .iter()
+        .map(|c| format!("{} {unit}: {}", c.depth, comparison(c, arm, false)))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut text = format!("Each arm at its own best learning rate. By depth: {by_depth}.");
+    if let Some(j) = judged {
+        text.push_str(&format!(
+            " Judged at {} {unit}, the deepest where BatchNorm's advantage is significant, after {} steps at batch {}: {}.",
+            j.depth,
+            j.budget,
+            j.batch_size,
+            comparison(j, arm, true)
+        ));
+    }
+    if budgets.len() > 1 {
+        text.push_str(&format!(
+            " As the budget grows, {arm}'s share is {}.",
+            budgets
+                .iter()
+                .map(|c| format!("{:.2} after {} steps", c.share.value, c.budget))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !batch_sizes.is_empty() {
+        text.push_str(&format!(
+            " At the deepest depth, by batch size (the same number of samples): {}.",
+            batch_sizes
+                .iter()
+                .map(|c| format!(
+                    "batch {}: share {} (best rates: {})",
+                    c.batch_size,
+                    with_interval(&c.share, 2),
+                    c.arms
+                        .iter()
+                        .map(|a| format!("{} {}", a.label, a.lr))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if let (Some((before, after)), Some(check)) = (soft_rank, i.check) {
+        text.push_str(&format!(
+            " Pre-training raised the soft rank of the last hidden layer from {} to {}; the effective rank at the start of training is {}× the vanilla network's.",
+            before.show(1),
+            after.show(1),
+            with_interval(&check, 2)
+        ));
+    }
+    text.push_str(&format!(" So: {}.", why(i)));
+    text
+}
+
 /// One explanation's evidence and verdict in words.
-pub fn mechanism(m: &Mechanism, summary: &Summary) -> String {
+pub fn mechanism(m: &Mechanism, summary: &Summary, config: &ReportConfig) -> String {
     let e = m.explanation;
     let predicts = e.predicts();
     let predicted = match predicts {
@@ -326,13 +437,21 @@ pub fn mechanism(m: &Mechanism, summary: &Summary) -> String {
             Direction::TooFew => "not judged",
         }
     );
+    let scope = scope(tested, config);
     format!(
         "{effect_text}.{abs_text} {correlation_text}{intervention_text} {}",
         match m.verdict {
-            Verdict::Supported => "On this setup the data support this explanation.",
-            Verdict::Partial => "On this setup the data support it only in part.",
-            Verdict::Inconclusive => "On this setup the data do not decide.",
-            Verdict::Contradicted => "On this setup the data go against this explanation.",
+            Verdict::Supported =>
+                format!("Verdict: supported — its paper's own test came out for it ({scope})."),
+            Verdict::Partial => format!(
+                "Verdict: partly supported — observations point its way, but its test ({scope}) did not decide, or an observation goes against it."
+            ),
+            Verdict::Inconclusive => format!(
+                "Verdict: inconclusive — its test ({scope}) did not decide and the observations do not point one way."
+            ),
+            Verdict::Contradicted => format!(
+                "Verdict: contradicted — its paper's own test came out against it ({scope})."
+            ),
         }
     )
 }
@@ -354,17 +473,18 @@ fn named(summary: &Summary, v: Verdict) -> String {
 
 /// The answer's bottom line: at most three sentences — what the interventions decided, and
 /// what this scale cannot decide.
-pub fn bottom_line(summary: &Summary) -> String {
+pub fn bottom_line(summary: &Summary, config: &ReportConfig) -> String {
     let decided: Vec<String> = summary
         .interventions
         .iter()
         .filter(|i| matches!(i.direction, Direction::For | Direction::Against))
         .map(|i| {
             format!(
-                "{} ({} {}) {} {}",
+                "{} ({} {}; {}) {} {}",
                 lower_first(i.kind.name()),
                 statistic_name(i.kind),
                 i.statistic.map(|e| format!("{e:.2}")).unwrap_or_default(),
+                config.data.name(),
                 if i.direction == Direction::For {
                     "speaks for"
                 } else {
@@ -387,10 +507,13 @@ pub fn bottom_line(summary: &Summary) -> String {
             format!(
                 "{} ({})",
                 lower_first(m.explanation.name()),
-                if m.direction(EvidenceKind::Intervention) == Direction::TooFew {
-                    "its intervention was not run or had too few seeds"
-                } else {
-                    "its intervention was not significant"
+                match summary.intervention(m.explanation.intervention()).reason {
+                    Reason::TooFewSeeds => "too few seeds for its test",
+                    Reason::NotRun { .. } | Reason::NoGrid => "its test was not run",
+                    Reason::NoAdvantage => "BatchNorm had no significant advantage to explain",
+                    Reason::CheckFailed => "its intervention did not move its mechanism",
+                    Reason::NoStableRate | Reason::GridTooNarrow => "its grid was too narrow",
+                    Reason::Judged => "its test was not significant",
                 }
             )
         })
@@ -445,7 +568,7 @@ fn speed(summary: &Summary, config: &ReportConfig) -> String {
 pub fn details(summary: &Summary, config: &ReportConfig) -> String {
     let normalizers = summary.mechanisms.first().map_or(0, |m| m.normalizers);
     format!(
-        "{} Supported on this setup: {}. In part: {}. Inconclusive: {}. Contradicted: {}. A significant intervention decides a verdict, and only an intervention can make it supported; otherwise BatchNorm's effect on the metric (a bootstrap interval over {} seed(s)) and the metric's correlation with training speed across {normalizers} normalizers (a permutation test) make it at most partly supported; where an intervention did not decide, only those observations speak, and they show association, not cause. These verdicts hold for this network, data and scale; rerun with --scale full or your own --config to test them at the papers' scale.",
+        "{} Supported on this setup: {}. In part: {}. Inconclusive: {}. Contradicted: {}. A significant intervention decides a verdict, and only an intervention can make it supported; otherwise BatchNorm's effect on the metric (a t-based Fieller interval over {} seed(s)) and the metric's correlation with training speed across {normalizers} normalizers (a permutation test) make it at most partly supported, and never contradicted — that is reserved for the paper's own test coming out against it; where an intervention did not decide, only those observations speak, and they show association, not cause. These verdicts hold for this network, data and scale (each verdict names its test, its data and its budget); rerun with --scale full, --dataset, or your own --config to test them at the papers' scale.",
         speed(summary, config),
         named(summary, Verdict::Supported),
         named(summary, Verdict::Partial),
@@ -458,12 +581,12 @@ pub fn details(summary: &Summary, config: &ReportConfig) -> String {
 /// Every explanation's and intervention's text, keyed by section id, for `results.json`.
 pub fn all(summary: &Summary, config: &ReportConfig) -> serde_json::Value {
     let mut text = serde_json::Map::new();
-    text.insert("bottom_line".into(), bottom_line(summary).into());
+    text.insert("bottom_line".into(), bottom_line(summary, config).into());
     text.insert("details".into(), details(summary, config).into());
     for e in Explanation::ALL {
         text.insert(
             e.id().into(),
-            mechanism(summary.mechanism(e), summary).into(),
+            mechanism(summary.mechanism(e), summary, config).into(),
         );
         let i = summary.intervention(e.intervention());
         text.insert(i.kind.id().into(), intervention(i, config).into());

@@ -70,16 +70,17 @@ pub fn run_selected(
             .entry(config)
             .expect("a unit of the plan names a normalizer of the configuration");
         let group = id.group();
-        let per_unit = id.kind.steps(config);
+        let per_unit = id.steps(config);
         if bar.as_ref().is_none_or(|(g, _)| *g != group) {
             if let Some((_, b)) = bar.take() {
                 b.finish();
             }
-            let in_group = units.iter().filter(|u| u.group() == group).count();
-            bar = Some((
-                group.clone(),
-                progress.bar(&group, (in_group * per_unit) as u64),
-            ));
+            let in_group: usize = units
+                .iter()
+                .filter(|u| u.group() == group)
+                .map(|u| u.steps(config))
+                .sum();
+            bar = Some((group.clone(), progress.bar(&group, in_group as u64)));
         }
         let (_, b) = bar.as_ref().expect("a bar for the group");
         let path = id.path(out);
@@ -104,9 +105,9 @@ pub fn run_selected(
                 let unit = train_unit(config, entry, id.seed, train, test, device, b)?;
                 write_unit(&path, &Stored::new(&ours, backend, start, unit))?
             }
-            UnitKind::Lr | UnitKind::Depth => {
-                let point = id.point.as_deref().expect("a sweep unit has a point");
-                b.set_message(format!("{} at {point}", entry.label));
+            UnitKind::Lr | UnitKind::Depth | UnitKind::Batch | UnitKind::Rank => {
+                let point = id.point.as_ref().expect("a sweep unit has a point");
+                b.set_message(format!("{} at {}", entry.label, id.kind.point_id(point)));
                 let unit = sweep_unit(config, entry, id.kind, point, id.seed, train, device, b)?;
                 write_unit(&path, &Stored::new(&ours, backend, start, unit))?
             }

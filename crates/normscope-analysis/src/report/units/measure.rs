@@ -1,18 +1,20 @@
 //! What one unit measures: the at-initialization metrics of a network ([`InitUnit`]), a
 //! training run with its probes ([`TrainUnit`]), a sweep's run ([`SweepUnit`]).
 
+use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
 use normscope_core::Mode;
 use serde::{Deserialize, Serialize};
 
-use super::UnitKind;
+use super::{GridPoint, UnitKind};
 use crate::AnalysisError;
 use crate::data::Dataset;
 use crate::metrics::gradient_predictiveness::{Landscape, default_multiples, landscape};
 use crate::metrics::identity_bias::{BlockSignal, identity_bias};
-use crate::metrics::internal_covariate_shift::{LayerShift, ShiftProbe};
+use crate::metrics::internal_covariate_shift::{DriftProbe, LayerDrift, LayerShift, ShiftProbe};
 use crate::metrics::rank_collapse::{RankMeasures, rank_measures_of};
-use crate::models::{NetworkConfig, Probe, Site};
+use crate::metrics::rank_pretraining::{Pretrained, pretrain_rank};
+use crate::models::{Activation, Init, MlpConfig, NetworkConfig, NormPosition, Probe, Site};
 use crate::report::config::{Entry, ReportConfig};
 use crate::stats::mean;
 use crate::train::{
@@ -67,6 +69,9 @@ pub struct TrainUnit {
     pub landscape: Vec<(usize, Landscape)>,
     /// `(step, per-layer shift)` probes.
     pub shifts: Vec<(usize, Vec<LayerShift>)>,
+    /// `(step, per-layer activation drift)` probes.
+    #[serde(default)]
+    pub drifts: Vec<(usize, Vec<LayerDrift>)>,
 }
 
 fn network(config: &ReportConfig, entry: &Entry, data: &Dataset) -> NetworkConfig {
@@ -126,10 +131,11 @@ struct Probes<'a> {
     network: &'a NetworkConfig,
     steps: &'a [usize],
     seed: u64,
-    /// The shift probe of the step under way.
-    pending: Option<(usize, ShiftProbe)>,
+    /// The shift and drift probes of the step under way.
+    pending: Option<(usize, ShiftProbe, DriftProbe)>,
     landscape: Vec<(usize, Landscape)>,
     shifts: Vec<(usize, Vec<LayerShift>)>,
+    drifts: Vec<(usize, Vec<LayerDrift>)>,
     bar: &'a indicatif::ProgressBar,
 }
 
@@ -146,14 +152,16 @@ impl StepHooks for Probes<'_> {
                     &default_multiples(),
                 )?,
             ));
-            self.pending = Some((trainer.step, probe));
+            let drift = DriftProbe::new(self.network, trainer, &batch.0)?;
+            self.pending = Some((trainer.step, probe, drift));
         }
         Ok(())
     }
 
     fn after(&mut self, trainer: &mut Trainer) -> Result<(), AnalysisError> {
-        if let Some((step, probe)) = self.pending.take() {
+        if let Some((step, probe, drift)) = self.pending.take() {
             self.shifts.push((step, probe.after(trainer)?));
+            self.drifts.push((step, drift.after(trainer)?));
         }
         self.bar.inc(1);
         Ok(())
@@ -183,6 +191,7 @@ pub fn train_unit(
         pending: None,
         landscape: vec![],
         shifts: vec![],
+        drifts: vec![],
         bar,
     };
     let run = trainer.run(train, &mut probes)?;
@@ -206,6 +215,7 @@ pub fn train_unit(
         test_loss,
         landscape: probes.landscape,
         shifts: probes.shifts,
+        drifts: probes.drifts,
     })
 }
 
@@ -217,17 +227,16 @@ fn nan() -> f64 {
     f64::NAN
 }
 
-/// One run of an intervention sweep: a network trained without probes at one grid point (a
-/// learning rate, or a depth), with its rank and identity bias at initialization.
+/// One run of an intervention sweep: a network trained without probes at one grid point, with
+/// its rank (and, for a residual network, its identity bias) at the start of training.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepUnit {
     /// Normalizer label.
     pub label: String,
     /// Seed.
     pub seed: u64,
-    /// The grid point: the learning rate (lr sweep) or the residual blocks per stage (depth
-    /// sweep).
-    pub point: f64,
+    /// Where on the grid it was trained.
+    pub point: GridPoint,
     /// Training loss per step.
     pub losses: Vec<f64>,
     /// Step at which training diverged.
@@ -236,50 +245,118 @@ pub struct SweepUnit {
     pub steps_to_target: Option<usize>,
     /// Mean training loss over the last 10 steps (NaN when diverged).
     pub final_loss: f64,
-    /// Effective rank of the last block's output at initialization, over the batch size.
+    /// Effective rank of the last block's (or hidden layer's) output at the start of training,
+    /// over the batch size (after rank pre-training, for an arm that has it).
     pub rank: f64,
-    /// Branch share of the block output variance at initialization, mean over blocks.
+    /// Branch share of the block output variance at initialization, mean over blocks (NaN for
+    /// a plain network).
     pub branch_share: f64,
+    /// The soft rank before and after rank pre-training, for an arm that has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrained: Option<Pretrained>,
 }
 
-/// A sweep's run: `kind` [`UnitKind::Lr`] trains `entry` in the battery's network at learning
-/// rate `point`, [`UnitKind::Depth`] at `interventions.depth_lr` with `point` blocks per stage;
-/// both for `config.interventions.steps` steps, after measuring the rank and the branch share at
-/// initialization on the battery's `init_batch`.
+/// The plain MLP of the rank sweep for `entry`, `depth` hidden layers, fitted to `data`.
+fn plain_network(
+    config: &ReportConfig,
+    entry: &Entry,
+    depth: usize,
+    data: &Dataset,
+) -> NetworkConfig {
+    NetworkConfig::Mlp(MlpConfig {
+        input: data.shape.iter().product(),
+        width: config.interventions.rank.width,
+        depth,
+        classes: data.classes,
+        activation: Activation::Relu,
+        norm: entry.norm.clone(),
+        norm_position: NormPosition::BeforeActivation,
+        init: entry.init.unwrap_or(Init::Kaiming),
+        bias: true,
+    })
+}
+
+/// Effective rank over the batch size of the last hidden representation of `trainer`'s model on
+/// the first `n` training samples (train mode, on a copy: the run's statistics stay as they are).
+fn rank_at_start(
+    network: &NetworkConfig,
+    trainer: &Trainer,
+    data: &Dataset,
+    n: usize,
+) -> Result<f64, AnalysisError> {
+    let device = trainer.device().clone().inner();
+    let model = network
+        .init(&device)?
+        .load_record(trainer.model.clone().into_record());
+    let indices: Vec<usize> = (0..n).collect();
+    let (x, _): (Tensor<4>, Tensor<1, Int>) = data.batch(&indices, &device);
+    let mut probe = Probe::values();
+    model.forward(x, Mode::Train, &mut probe)?;
+    Ok(probe
+        .at(Site::Hidden)
+        .last()
+        .map(|o| rank_measures_of(o.value.clone()).effective_rank / n as f64)
+        .unwrap_or(f64::NAN))
+}
+
+/// A sweep's run at `point`: [`UnitKind::Lr`], [`UnitKind::Depth`] and [`UnitKind::Batch`]
+/// train `entry` in the battery's residual network with `point.depth` blocks per stage, at
+/// `point.lr` and `point.batch_size`, after measuring its rank and branch share at
+/// initialization on the battery's `init_batch`; [`UnitKind::Rank`] trains a plain MLP of
+/// `point.depth` hidden layers, rank pre-trained first when the arm says so. Each runs for
+/// [`UnitKind::steps`] steps.
 #[allow(clippy::too_many_arguments)]
 pub fn sweep_unit(
     config: &ReportConfig,
     entry: &Entry,
     kind: UnitKind,
-    point: &str,
+    point: &GridPoint,
     seed: u64,
     train: &Dataset,
     device: &Device,
     bar: &indicatif::ProgressBar,
 ) -> Result<SweepUnit, AnalysisError> {
-    let mut network = config.clone();
-    let mut train_config = TrainConfig {
+    let steps = kind.steps(config, Some(point));
+    let train_config = TrainConfig {
         seed,
-        steps: config.interventions.steps,
+        steps,
+        lr: point.lr,
+        batch_size: point.batch_size,
         ..config.train.clone()
     };
-    let value: f64 = match kind {
-        UnitKind::Lr => {
-            let lr: f64 = point.parse().expect("the plan writes a learning rate");
-            train_config.lr = lr;
-            lr
+    let (network, branch_share, mut pretrained) = match kind {
+        UnitKind::Rank => (
+            plain_network(config, entry, point.depth, train),
+            f64::NAN,
+            None,
+        ),
+        _ => {
+            let mut deeper = config.clone();
+            deeper.network.blocks = point.depth;
+            let at_init = init_unit(&deeper, entry, seed, train, device)?;
+            (
+                self::network(&deeper, entry, train),
+                mean(
+                    &at_init
+                        .blocks
+                        .iter()
+                        .map(|b| b.branch_share)
+                        .collect::<Vec<_>>(),
+                ),
+                None,
+            )
         }
-        UnitKind::Depth => {
-            let blocks: usize = point.parse().expect("the plan writes a depth");
-            network.network.blocks = blocks;
-            train_config.lr = config.interventions.depth_lr;
-            blocks as f64
-        }
-        UnitKind::Init | UnitKind::Train => unreachable!("not a sweep unit"),
     };
-    let at_init = init_unit(&network, entry, seed, train, device)?;
-    let network = self::network(&network, entry, train);
     let mut trainer = Trainer::new(&network, train_config, device)?;
+    if let Some(pretraining) = &entry.pretrain {
+        pretrained = Some(pretrain_rank(&mut trainer, train, pretraining)?);
+    }
+    let rank = rank_at_start(
+        &network,
+        &trainer,
+        train,
+        config.init_batch.min(train.len()),
+    )?;
     let run = trainer.run(
         train,
         &mut AfterEach(|_: &mut Trainer| {
@@ -288,29 +365,20 @@ pub fn sweep_unit(
         }),
     )?;
     if run.diverged_at.is_some() {
-        bar.inc((config.interventions.steps - run.losses.len()) as u64);
+        bar.inc(steps.saturating_sub(run.losses.len()) as u64);
     }
     let outcome = run.outcome(config.target_loss, FINAL_WINDOW);
     Ok(SweepUnit {
         label: entry.label.clone(),
         seed,
-        point: value,
+        point: *point,
         final_loss: outcome.final_loss,
         steps_to_target: outcome.steps_to_target,
         losses: run.losses,
         diverged_at: run.diverged_at,
-        rank: at_init
-            .ranks
-            .last()
-            .map(|r| r.effective_rank / config.init_batch as f64)
-            .unwrap_or(f64::NAN),
-        branch_share: mean(
-            &at_init
-                .blocks
-                .iter()
-                .map(|b| b.branch_share)
-                .collect::<Vec<_>>(),
-        ),
+        rank,
+        branch_share,
+        pretrained,
     })
 }
 
@@ -325,15 +393,21 @@ pub enum AnyUnit {
     Lr(SweepUnit),
     /// A depth sweep run.
     Depth(SweepUnit),
+    /// A batch-size sweep run.
+    Batch(SweepUnit),
+    /// A plain-network sweep run.
+    Rank(SweepUnit),
 }
 
 impl AnyUnit {
     /// The label, seed and (for a sweep) grid point the unit says it measured.
-    pub(crate) fn identity(&self) -> (&str, u64, Option<f64>) {
+    pub(crate) fn identity(&self) -> (&str, u64, Option<GridPoint>) {
         match self {
             AnyUnit::Init(u) => (&u.label, u.seed, None),
             AnyUnit::Train(u) => (&u.label, u.seed, None),
-            AnyUnit::Lr(u) | AnyUnit::Depth(u) => (&u.label, u.seed, Some(u.point)),
+            AnyUnit::Lr(u) | AnyUnit::Depth(u) | AnyUnit::Batch(u) | AnyUnit::Rank(u) => {
+                (&u.label, u.seed, Some(u.point))
+            }
         }
     }
 }
@@ -351,6 +425,12 @@ pub struct Units {
     /// Depth sweep units.
     #[serde(default)]
     pub depth: Vec<SweepUnit>,
+    /// Batch-size sweep units.
+    #[serde(default)]
+    pub batch: Vec<SweepUnit>,
+    /// Plain-network (rank) sweep units.
+    #[serde(default)]
+    pub rank: Vec<SweepUnit>,
 }
 
 impl Units {
@@ -361,6 +441,8 @@ impl Units {
             AnyUnit::Train(u) => self.train.push(u),
             AnyUnit::Lr(u) => self.lr.push(u),
             AnyUnit::Depth(u) => self.depth.push(u),
+            AnyUnit::Batch(u) => self.batch.push(u),
+            AnyUnit::Rank(u) => self.rank.push(u),
         }
     }
 }

@@ -2,19 +2,19 @@
 //! at-initialization measurements, the training run with its probes, the sweeps' runs) — in a
 //! fixed order, and the selections of it that one job runs (`--unit`, `--shard`).
 
-use super::{UnitId, UnitKind};
+use super::{GridPoint, UnitId, UnitKind};
 use crate::AnalysisError;
 use crate::report::config::ReportConfig;
 
 /// The units of `config`, in the order a single process runs them: every at-initialization unit
-/// (normalizer by normalizer, seed by seed), every training unit, then the learning-rate sweep
-/// and the depth sweep (arm by arm, point by point, seed by seed).
+/// (normalizer by normalizer, seed by seed), every training unit, then the sweeps — learning
+/// rate, depth, batch size, plain networks — arm by arm, point by point, seed by seed.
 pub fn plan(config: &ReportConfig) -> Vec<UnitId> {
     let mut units = vec![];
     for kind in UnitKind::ALL {
-        let points: Vec<Option<String>> = match kind {
+        let points: Vec<Option<GridPoint>> = match kind {
             UnitKind::Init | UnitKind::Train => vec![None],
-            UnitKind::Lr | UnitKind::Depth => kind.points(config).into_iter().map(Some).collect(),
+            _ => kind.grid(config).into_iter().map(Some).collect(),
         };
         for entry in kind.entries(config) {
             for point in &points {
@@ -22,7 +22,7 @@ pub fn plan(config: &ReportConfig) -> Vec<UnitId> {
                     units.push(UnitId {
                         kind,
                         label: entry.label.clone(),
-                        point: point.clone(),
+                        point: *point,
                         seed: config.train.seed + s,
                     });
                 }

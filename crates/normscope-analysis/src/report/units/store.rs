@@ -156,16 +156,19 @@ pub(crate) fn read_any(
         UnitKind::Train => wrap(read_unit(path, fingerprint)?, AnyUnit::Train),
         UnitKind::Lr => wrap(read_unit(path, fingerprint)?, AnyUnit::Lr),
         UnitKind::Depth => wrap(read_unit(path, fingerprint)?, AnyUnit::Depth),
+        UnitKind::Batch => wrap(read_unit(path, fingerprint)?, AnyUnit::Batch),
+        UnitKind::Rank => wrap(read_unit(path, fingerprint)?, AnyUnit::Rank),
     };
     if let Some(s) = &stored {
         let (label, seed, point) = s.unit.identity();
-        let expected_point = id.point.as_deref().and_then(|p| p.parse::<f64>().ok());
-        if label != id.label || seed != id.seed || point != expected_point {
+        if label != id.label || seed != id.seed || point != id.point {
             return Err(AnalysisError::Run {
                 path: path.to_path_buf(),
                 reason: format!(
                     "holds the unit of `{label}`, seed {seed}{}, not {id}: a unit file renamed or copied under another unit's name; delete it to run the unit again",
-                    point.map(|p| format!(", point {p}")).unwrap_or_default()
+                    point
+                        .map(|p| format!(", point {}", id.kind.point_id(&p)))
+                        .unwrap_or_default()
                 ),
             });
         }

@@ -1,0 +1,98 @@
+//! Smoothness, Bjorck et al.'s way (2018): BatchNorm "primarily enables training with larger
+//! learning rates". On a grid of rates, each arm's largest stable rate (the report's
+//! [`super::stability`] criterion); the explanation predicts BatchNorm's is the larger.
+
+use super::{
+    Facts, Intervention, Reason, SweepArm, arms, chance_loss, loss_or_chance, missing, runs_at,
+    stability,
+};
+use crate::metrics::lr_range::{LrSummary, largest_stable};
+use crate::report::config::{MIN_JUDGED_SEEDS, ReportConfig};
+use crate::report::explanation::{InterventionKind, Role};
+use crate::report::judge::verdict::Direction;
+use crate::report::units::UnitKind;
+use crate::report::units::measure::Units;
+use crate::stats::{Estimate, ratio_of_means};
+
+/// The learning-rate range with and without BatchNorm.
+pub fn learning_rates(config: &ReportConfig, units: &Units) -> Intervention {
+    let kind = InterventionKind::LearningRates;
+    let iv = &config.interventions;
+    let chance = chance_loss(config.data.classes());
+    let grid = UnitKind::Lr.grid(config);
+    let arms = arms(&units.lr, &iv.lr_normalizers, &grid, config, |_| iv.steps);
+    if let Some(reason) = missing(&iv.lr_normalizers, &[Role::None, Role::BatchNorm]) {
+        return Intervention::not_run(kind, reason, arms);
+    }
+    if grid.is_empty() {
+        return Intervention::not_run(kind, Reason::NoGrid, arms);
+    }
+    if iv.seeds < MIN_JUDGED_SEEDS {
+        return Intervention::not_run(kind, Reason::TooFewSeeds, arms);
+    }
+    let arm = |role: Role| {
+        arms.iter()
+            .find(|a| a.label == role.label())
+            .expect("checked above")
+    };
+    let (none, bn) = (arm(Role::None), arm(Role::BatchNorm));
+    let largest = |a: &SweepArm| {
+        let grid: Vec<LrSummary> = a
+            .points
+            .iter()
+            .map(|p| LrSummary {
+                lr: p.point.lr,
+                final_loss: p.final_loss.mean,
+                diverged: p.diverged,
+                runs: p.final_loss.n,
+            })
+            .collect();
+        largest_stable(&grid, stability(config.data.classes()))
+    };
+    let (eta_none, eta_bn) = (largest(none), largest(bn));
+    let top = *iv.learning_rates.last().expect("a grid");
+    let best = |a: &SweepArm| {
+        a.points
+            .iter()
+            .map(|p| p.final_loss.mean)
+            .fold(f64::INFINITY, f64::min)
+    };
+    let (direction, reason) = match (eta_none, eta_bn) {
+        (_, None) | (None, _) => (Direction::TooFew, Reason::NoStableRate),
+        (Some(n), Some(b)) if b > n => (Direction::For, Reason::Judged),
+        (Some(n), Some(_)) if n >= top => (Direction::Neither, Reason::GridTooNarrow),
+        _ => (Direction::Against, Reason::Judged),
+    };
+    let at_common = eta_none.zip(eta_bn).map(|(n, b)| {
+        let lr = n.min(b);
+        let point = grid
+            .iter()
+            .find(|p| p.lr == lr)
+            .expect("a rate of the grid");
+        let group = |role: Role| -> Vec<f64> {
+            runs_at(&units.lr, role.label(), point)
+                .iter()
+                .map(|u| loss_or_chance(u.final_loss, u.diverged_at.is_some(), chance))
+                .collect()
+        };
+        (
+            lr,
+            ratio_of_means(&group(Role::BatchNorm), &group(Role::None)),
+        )
+    });
+    Intervention {
+        kind,
+        statistic: eta_none.zip(eta_bn).map(|(n, b)| Estimate::point(b / n)),
+        check: None,
+        direction,
+        reason,
+        replication: None,
+        facts: Facts::LearningRates {
+            eta_none,
+            eta_bn,
+            at_common,
+            best: (best(bn), best(none)),
+        },
+        arms,
+    }
+}

@@ -14,21 +14,25 @@ use normscope::analysis::report::{self, ReportConfig, Scale, Silent};
 use normscope::analysis::stats::spearman;
 
 /// The plots of the report, by id.
-const PLOTS: [&str; 14] = [
+const PLOTS: [&str; 18] = [
     "training_loss",
     "covariate_shift_by_layer",
     "scatter_covariate_shift",
     "noise_training_loss",
+    "activation_drift",
     "beta_smoothness",
     "scatter_smoothness",
     "lr_sweep",
     "branch_share",
     "scatter_identity_bias",
+    "identity_share_by_depth",
+    "identity_share_by_budget",
+    "identity_share_by_batch",
     "depth_sweep_skipinit",
     "rank_by_block",
     "scatter_rank",
-    "depth_sweep_orthogonal",
-    "depth_rank",
+    "rank_sweep",
+    "rank_at_start",
 ];
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -184,12 +188,24 @@ fn quick_report_has_every_section_and_plot_and_renders_in_headless_chromium() {
     }
     let units = std::fs::read_dir(out.join("units")).unwrap().count();
     let iv = &config.interventions;
+    // The battery, then the sweeps: learning rates; depth × rate; batch size (besides the
+    // battery's) × rate at the deepest depth; plain-network depth × rate.
+    let other_batches = iv
+        .batch_sizes
+        .iter()
+        .filter(|&&b| b != config.train.batch_size)
+        .count();
     assert_eq!(
         units,
         2 * config.normalizers.len() * config.seeds
             + iv.seeds
                 * (iv.learning_rates.len() * iv.lr_normalizers.len()
-                    + iv.depths.len() * iv.depth_normalizers.len())
+                    + (iv.depths.len() + other_batches)
+                        * iv.depth_learning_rates.len()
+                        * iv.depth_normalizers.len()
+                    + iv.rank.depths.len()
+                        * iv.rank.learning_rates.len()
+                        * iv.rank.normalizers.len())
     );
 
     // results.json holds every number with the configuration and the provenance.
@@ -201,7 +217,9 @@ fn quick_report_has_every_section_and_plot_and_renders_in_headless_chromium() {
     );
     assert_eq!(results["units"]["train"].as_array().unwrap().len(), 11);
     assert_eq!(results["units"]["lr"].as_array().unwrap().len(), 8);
-    assert_eq!(results["units"]["depth"].as_array().unwrap().len(), 16);
+    assert_eq!(results["units"]["depth"].as_array().unwrap().len(), 24);
+    assert_eq!(results["units"]["batch"].as_array().unwrap().len(), 12);
+    assert_eq!(results["units"]["rank"].as_array().unwrap().len(), 24);
     assert_eq!(
         results["summary"]["interventions"]
             .as_array()
@@ -246,8 +264,8 @@ fn quick_report_has_every_section_and_plot_and_renders_in_headless_chromium() {
         "## Avoidance of rank collapse",
         "### Intervention: Noise after every BatchNorm",
         "### Intervention: The learning-rate range",
-        "### Intervention: Depth sweep with SkipInit",
-        "### Intervention: Depth sweep with a rank-preserving initialisation",
+        "### Intervention: SkipInit against BatchNorm, each at its best learning rate",
+        "### Intervention: Plain networks with rank pre-training",
     ] {
         assert!(md.contains(heading), "report.md lacks {heading}");
     }

@@ -27,7 +27,12 @@ fn small() -> ReportConfig {
     let iv = &mut config.interventions;
     iv.learning_rates = vec![0.05];
     iv.depths = vec![2];
+    iv.depth_learning_rates = vec![0.05];
+    iv.depth_lr = 0.05;
     iv.steps = 10;
+    iv.budgets = vec![10];
+    iv.batch_sizes = vec![];
+    iv.rank.depths = vec![];
     iv.seeds = 1;
     iv.lr_normalizers.retain(|e| e.label == "BatchNorm");
     iv.depth_normalizers.retain(|e| e.label == "none");
@@ -55,7 +60,7 @@ fn the_plan_lists_every_unit_once_and_its_shards_partition_it() {
             "train-batchnorm-0",
             "train-batchnorm-1",
             "lr-batchnorm-0.05-0",
-            "depth-none-2-0"
+            "depth-none-2_0.05-0"
         ]
     );
     assert_eq!(plan[7].kind, UnitKind::Train);
@@ -63,7 +68,7 @@ fn the_plan_lists_every_unit_once_and_its_shards_partition_it() {
     assert_eq!(plan[9].kind, UnitKind::Depth);
     assert_eq!(
         plan[9].path(Path::new("/r")),
-        Path::new("/r/units/depth-none-2-0.toml")
+        Path::new("/r/units/depth-none-2_0.05-0.toml")
     );
     assert_eq!(
         plan[7].path(Path::new("/r")),

@@ -129,9 +129,11 @@ pub struct InterventionConfig {
     /// budget is that of a run stopped there), to show how the share evolves as training goes on.
     pub budgets: Vec<usize>,
     /// Batch sizes of the sweep at the deepest depth, each run for the same number of samples
-    /// as `steps` batches of the battery's size (De & Smith: BatchNorm's edge is a larger
+    /// as `batch_budget` batches of the battery's size (De & Smith: BatchNorm's edge is a larger
     /// learning rate at large batch; at small batch SkipInit should match it). Empty: none.
     pub batch_sizes: Vec<usize>,
+    /// The batch-size sweep's budget, in steps at the battery's batch size (one of `budgets`).
+    pub batch_budget: usize,
     /// The arms of the depth and batch-size sweeps (`none`, `BatchNorm`, `SkipInit` by
     /// [`Role`]).
     pub depth_normalizers: Vec<Entry>,
@@ -194,6 +196,7 @@ impl InterventionConfig {
             depth_learning_rates: Vec<f64>,
             budgets: Vec<usize>,
             batch_sizes: Vec<usize>,
+            batch_budget: usize,
             rank_depths: Vec<usize>,
             rank_width: usize,
             rank_learning_rates: Vec<f64>,
@@ -209,6 +212,7 @@ impl InterventionConfig {
                 depth_learning_rates: vec![0.03, 0.3],
                 budgets: vec![15, 30],
                 batch_sizes: vec![8],
+                batch_budget: 15,
                 rank_depths: vec![2, 8],
                 rank_width: 32,
                 rank_learning_rates: vec![0.01, 0.1],
@@ -223,10 +227,11 @@ impl InterventionConfig {
                 depth_learning_rates: vec![0.03, 0.1, 0.3],
                 budgets: vec![50, 100, 200],
                 batch_sizes: vec![8, 128],
+                batch_budget: 100,
                 rank_depths: vec![2, 8, 32],
                 rank_width: 64,
-                rank_learning_rates: vec![0.01, 0.1],
-                rank_steps: 200,
+                rank_learning_rates: vec![0.001, 0.01, 0.1],
+                rank_steps: 300,
                 pretraining: 200,
             },
             Scale::Full => Sizes {
@@ -237,6 +242,7 @@ impl InterventionConfig {
                 depth_learning_rates: vec![0.01, 0.03, 0.1, 0.3, 1.0],
                 budgets: vec![250, 500, 1_000, 2_000],
                 batch_sizes: vec![8, 32, 512],
+                batch_budget: 1_000,
                 rank_depths: vec![2, 8, 16, 32, 64],
                 rank_width: 128,
                 rank_learning_rates: vec![0.001, 0.01, 0.1],
@@ -254,6 +260,7 @@ impl InterventionConfig {
             depth_lr: 0.03,
             budgets: s.budgets,
             batch_sizes: s.batch_sizes,
+            batch_budget: s.batch_budget,
             depth_normalizers: vec![none.clone(), bn.clone(), skip_init_entry()],
             rank: RankSweepConfig {
                 depths: s.rank_depths,
@@ -489,6 +496,7 @@ impl ReportConfig {
         let iv = &mut config.interventions;
         iv.steps = sweep_steps;
         iv.budgets = vec![sweep_steps / 4, sweep_steps / 2, sweep_steps];
+        iv.batch_budget = sweep_steps / 2;
         if scale != Scale::Full {
             iv.depths = vec![1, 4];
             iv.batch_sizes = vec![16, 256];
@@ -922,6 +930,13 @@ impl ReportConfig {
                     "the largest budget must be interventions.steps = {}",
                     iv.steps
                 ),
+            ));
+        }
+        if !iv.batch_sizes.is_empty() && !iv.budgets.contains(&iv.batch_budget) {
+            return Err(bad(
+                "batch_budget",
+                iv.batch_budget.to_string(),
+                &format!("must be one of budgets {:?}", iv.budgets),
             ));
         }
         if iv.rank.width == 0 {

@@ -155,13 +155,19 @@ pub fn answer(summary: &Summary, config: &ReportConfig) -> Section {
 fn setup_section(config: &ReportConfig) -> Section {
     Section::new("setup", "Setup")
             .paragraph(format!(
-                "A pre-activation ResNet ({} stage(s) × {} blocks, width {}, {}×{} inputs) with each normalizer inside every block; data: {}; SGD (momentum {}, weight decay {}), learning rate {}, batch {}, {} steps, {} seed(s). Landscape and covariate shift probed at steps {:?}; the at-initialization metrics use a batch of {}. Interventions: the noise experiment uses the battery's runs; the learning-rate sweep trains {} at learning rates {:?}, the depth sweep {} with {:?} blocks per stage at learning rate {}, each for {} steps over {} seed(s).",
+                "A pre-activation ResNet ({} stage(s) × {} blocks, width {}, {}×{} inputs{}) with each normalizer inside every block; data: {} (the battery: {}); SGD (momentum {}, weight decay {}), learning rate {}, batch {}, {} steps, {} seed(s). Landscape, covariate shift and activation drift probed at steps {:?}; the at-initialization metrics use a batch of {}. Interventions, {} seed(s) per arm and grid point: the noise experiment uses the battery's runs; the learning-rate sweep trains {} at learning rates {:?} for {} steps; the identity-bias sweep trains {} at {:?} blocks per stage and learning rates {:?} for {} steps (read at budgets {:?}), and at the deepest depth at batch sizes {:?} for as many samples as {} steps at batch {}; the rank sweep trains plain MLPs {} wide ({}) with {:?} hidden layers at learning rates {:?} for {} steps.",
                 config.network.stages,
                 config.network.blocks,
                 config.network.width,
                 config.network.size,
                 config.network.size,
+                if config.network.stem_stride > 1 {
+                    format!(", stride-{} stem", config.network.stem_stride)
+                } else {
+                    String::new()
+                },
                 config.data.name(),
+                labels_of(&config.normalizers),
                 config.train.sgd.momentum,
                 config.train.sgd.weight_decay,
                 config.train.lr,
@@ -170,13 +176,23 @@ fn setup_section(config: &ReportConfig) -> Section {
                 config.seeds,
                 config.probe_steps,
                 config.init_batch,
+                config.interventions.seeds,
                 labels_of(&config.interventions.lr_normalizers),
                 config.interventions.learning_rates,
+                config.interventions.steps,
                 labels_of(&config.interventions.depth_normalizers),
                 config.interventions.depths,
-                config.interventions.depth_lr,
+                config.interventions.depth_learning_rates,
                 config.interventions.steps,
-                config.interventions.seeds,
+                config.interventions.budgets,
+                config.interventions.batch_sizes,
+                config.interventions.batch_budget,
+                config.train.batch_size,
+                config.interventions.rank.width,
+                labels_of(&config.interventions.rank.normalizers),
+                config.interventions.rank.depths,
+                config.interventions.rank.learning_rates,
+                config.interventions.rank.steps,
             ))
             .preformatted(toml::to_string(config).unwrap_or_default())
 }

@@ -95,7 +95,7 @@ impl UnitKind {
             (UnitKind::Init, _) => 1,
             (UnitKind::Train, _) => config.train.steps,
             (UnitKind::Batch, Some(p)) => {
-                (iv.steps * config.train.batch_size).div_ceil(p.batch_size.max(1))
+                (iv.batch_budget * config.train.batch_size).div_ceil(p.batch_size.max(1))
             }
             (UnitKind::Rank, _) => iv.rank.steps,
             (UnitKind::Lr | UnitKind::Depth | UnitKind::Batch, _) => iv.steps,

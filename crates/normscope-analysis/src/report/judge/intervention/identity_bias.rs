@@ -43,9 +43,6 @@ pub fn identity_bias(config: &ReportConfig, units: &Units, seed: u64) -> Interve
     if iv.depths.is_empty() || iv.depth_learning_rates.is_empty() {
         return Intervention::not_run(kind, Reason::NoGrid, arms);
     }
-    if iv.seeds < MIN_JUDGED_SEEDS {
-        return Intervention::not_run(kind, Reason::TooFewSeeds, arms);
-    }
     let at = |depth, budget, batch_size| At {
         depth,
         batch_size,
@@ -61,16 +58,14 @@ pub fn identity_bias(config: &ReportConfig, units: &Units, seed: u64) -> Interve
         .filter_map(|&d| compare(&units.depth, roles, lrs, at(d, last_budget, base)))
         .collect();
     let judged = deepest_significant(&depths).cloned();
-    let budgets = judged
-        .as_ref()
-        .map(|j| {
-            iv.budgets
-                .iter()
-                .filter_map(|&b| compare(&units.depth, roles, lrs, at(j.depth, b, base)))
-                .collect()
-        })
-        .unwrap_or_default();
+    // The budgets at the judged depth (the deepest, when none is judged).
     let deepest = *iv.depths.last().expect("checked above");
+    let budget_depth = judged.as_ref().map_or(deepest, |j| j.depth);
+    let budgets = iv
+        .budgets
+        .iter()
+        .filter_map(|&b| compare(&units.depth, roles, lrs, at(budget_depth, b, base)))
+        .collect();
     let mut sizes: Vec<usize> = iv.batch_sizes.iter().copied().chain([base]).collect();
     sizes.sort_unstable();
     sizes.dedup();
@@ -80,10 +75,11 @@ pub fn identity_bias(config: &ReportConfig, units: &Units, seed: u64) -> Interve
     } else {
         sizes
             .iter()
-            .filter_map(|&b| compare(&batch_units, roles, lrs, at(deepest, last_budget, b)))
+            .filter_map(|&b| compare(&batch_units, roles, lrs, at(deepest, iv.batch_budget, b)))
             .collect()
     };
     let (direction, reason, replication) = match &judged {
+        _ if iv.seeds < MIN_JUDGED_SEEDS => (Direction::TooFew, Reason::TooFewSeeds, None),
         None => (Direction::Neither, Reason::NoAdvantage, None),
         Some(j) => {
             let (d, r) = judge_comparison(j, seed);

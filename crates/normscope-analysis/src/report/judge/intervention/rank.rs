@@ -35,9 +35,6 @@ pub fn rank_collapse(config: &ReportConfig, units: &Units, seed: u64) -> Interve
     if rank.depths.is_empty() || rank.learning_rates.is_empty() {
         return Intervention::not_run(kind, Reason::NoGrid, arms);
     }
-    if config.interventions.seeds < MIN_JUDGED_SEEDS {
-        return Intervention::not_run(kind, Reason::TooFewSeeds, arms);
-    }
     let depths: Vec<_> = rank
         .depths
         .iter()
@@ -91,6 +88,9 @@ pub fn rank_collapse(config: &ReportConfig, units: &Units, seed: u64) -> Interve
         )
     });
     let (direction, reason, replication) = match (&judged, check) {
+        _ if config.interventions.seeds < MIN_JUDGED_SEEDS => {
+            (Direction::TooFew, Reason::TooFewSeeds, None)
+        }
         (None, _) => (Direction::Neither, Reason::NoAdvantage, None),
         (Some(_), Some(c)) if !(c.has_interval() && c.ci.0 > 1.0) => {
             (Direction::Neither, Reason::CheckFailed, None)

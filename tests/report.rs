@@ -449,3 +449,21 @@ fn spearman_matches_the_definition_with_ties() {
     assert_eq!(spearman(&[1.0, 2.0, 3.0], &[0.1, 0.2, f64::INFINITY]), 1.0);
     assert!(spearman(&[1.0, 1.0], &[1.0, 2.0]).is_nan());
 }
+
+/// The experiment runs as the report says it does: a batch larger than the data, a label or a
+/// learning rate that cannot name a file are refused before any work, naming the key.
+#[test]
+fn settings_that_would_silently_change_the_experiment_are_refused() {
+    let (key, _) = config_error("[train]\nbatch_size = 100000\n");
+    assert_eq!(key, "train.batch_size");
+    let (key, _) = config_error("init_batch = 4096\n");
+    assert_eq!(key, "init_batch");
+    let long = format!(
+        "[[normalizers]]\nlabel = \"{}\"\nnorm = {{ kind = \"identity\" }}\n",
+        "x".repeat(300)
+    );
+    assert_eq!(config_error(&long).0, "normalizers[0].label");
+    let (key, value) = config_error("[interventions]\nlearning_rates = [0.1, 1e308]\n");
+    assert_eq!(key, "interventions.learning_rates[1]");
+    assert!(value.starts_with("1000000"), "{value}");
+}

@@ -377,3 +377,183 @@ fn a_whole_run_in_two_worker_processes_equals_one_process() {
     }
     std::fs::remove_file(config).unwrap();
 }
+
+/// A run never touches a directory that is not a run's: a user's notes in `--out` stop it before
+/// anything is written, and a file of theirs in `units/` is not deleted by a fresh run.
+#[test]
+fn out_onto_a_users_directory_is_refused_and_nothing_in_it_is_touched() {
+    let config = small();
+    let device = Device::ndarray();
+    let notes = temp_dir("notes");
+    std::fs::create_dir_all(notes.join("units")).unwrap();
+    std::fs::write(notes.join("todo.txt"), "mine").unwrap();
+    std::fs::write(notes.join("units").join("important.txt"), "mine").unwrap();
+    match report::run(&config, &device, "ndarray", &notes, false, &Silent) {
+        Err(AnalysisError::Config { key, reason, .. }) => {
+            assert_eq!(key, "--out");
+            assert!(reason.contains("not a normscope run directory"), "{reason}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let names: Vec<String> = std::fs::read_dir(&notes)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n == "state.json" || n == "index.html"),
+        "{names:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(notes.join("units/important.txt")).unwrap(),
+        "mine"
+    );
+    // A directory that holds only `units/` (as a run's would) with a user's file there: a fresh
+    // run refuses to clear it, naming the file.
+    std::fs::remove_file(notes.join("todo.txt")).unwrap();
+    match report::run(&config, &device, "ndarray", &notes, false, &Silent) {
+        Err(AnalysisError::Run { path, .. }) => assert!(path.ends_with("units/important.txt")),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(
+        std::fs::read_to_string(notes.join("units/important.txt")).unwrap(),
+        "mine"
+    );
+    std::fs::remove_dir_all(&notes).unwrap();
+}
+
+/// One writer at a time: a whole run holds the directory's lock exclusively, jobs of a shared run
+/// hold it shared; a conflicting second taker is refused at once, naming `--out`.
+#[test]
+fn two_runs_cannot_share_one_out() {
+    use normscope::analysis::report::units::store::{Access, RunLock};
+    let out = temp_dir("lock");
+    let whole = RunLock::take(&out, Access::Exclusive).unwrap();
+    for access in [Access::Exclusive, Access::Shared] {
+        match RunLock::take(&out, access) {
+            Err(AnalysisError::Config { key, .. }) => assert_eq!(key, "--out"),
+            other => panic!("{access:?} beside a whole run: expected a refusal, got {other:?}"),
+        }
+    }
+    // The run hands its units to workers: it keeps a shared lock, so workers may join while
+    // another whole run still may not start.
+    whole.share().unwrap();
+    let worker = RunLock::take(&out, Access::Shared).unwrap();
+    assert!(RunLock::take(&out, Access::Exclusive).is_err());
+    drop((whole, worker));
+    RunLock::take(&out, Access::Exclusive).unwrap();
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// A unit file renamed to another unit's name (as when shard directories are merged by hand) is
+/// named, not attributed to the wrong normalizer.
+#[test]
+fn a_unit_under_another_units_name_is_refused() {
+    let config = small();
+    let device = Device::ndarray();
+    let out = temp_dir("renamed");
+    report::run(&config, &device, "ndarray", &out, false, &Silent).unwrap();
+    let units = out.join("units");
+    std::fs::copy(
+        units.join("train-none-0.toml"),
+        units.join("train-batchnorm-0.toml"),
+    )
+    .unwrap();
+    match report::collect(&config, &out) {
+        Err(AnalysisError::Run { path, reason }) => {
+            assert!(
+                path.ends_with("train-batchnorm-0.toml"),
+                "{}",
+                path.display()
+            );
+            assert!(reason.contains("`none`"), "{reason}");
+        }
+        other => panic!("expected the renamed unit to be named, got {other:?}"),
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// A state file a crash left half-written blocks no fresh run (it replaces it), and a resume
+/// says why it cannot continue.
+#[test]
+fn a_corrupt_state_is_replaced_by_a_fresh_run_and_named_by_a_resume() {
+    let config = small();
+    let out = temp_dir("corrupt-state");
+    std::fs::create_dir_all(out.join("units")).unwrap();
+    std::fs::write(out.join("state.json"), "{\"fingerprint\": \"ab").unwrap();
+    match report::prepare(&out, &config, true) {
+        Err(AnalysisError::Run { path, reason }) => {
+            assert!(
+                path.ends_with("state.json") && reason.contains("corrupt"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected the corrupt state to be named, got {other:?}"),
+    }
+    report::prepare(&out, &config, false).unwrap();
+    assert_eq!(report::open(&out, None).unwrap(), config);
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// `kill -9` of a run's parent ends its `--jobs` workers too (they watch their parent), and a
+/// new run can then use the directory; `--resume` without configuration flags continues with
+/// the configuration the run recorded.
+#[cfg(unix)]
+#[test]
+fn killing_the_parent_ends_its_workers_and_resume_needs_no_flags() {
+    let out = temp_dir("orphans");
+    let config = out.with_extension("toml");
+    // Long enough to be killed mid-way: no sweeps, a few hundred steps.
+    std::fs::write(
+        &config,
+        "seeds = 2\n[train]\nsteps = 400\n[interventions]\nlearning_rates = []\ndepths = []\nbatch_sizes = []\n[interventions.rank]\ndepths = []\n",
+    )
+    .unwrap();
+    let mut parent = Command::new(NORMSCOPE)
+        .args(["why-batchnorm", "--scale", "quick", "--jobs", "2", "--out"])
+        .arg(&out)
+        .arg("--config")
+        .arg(&config)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let workers = || -> Vec<u32> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                    let c = String::from_utf8_lossy(&c);
+                    c.contains("--shard") && c.contains(out.to_str().unwrap())
+                })
+            })
+            .collect()
+    };
+    let start = std::time::Instant::now();
+    while workers().len() < 2 {
+        assert!(start.elapsed().as_secs() < 60, "the workers never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    parent.kill().unwrap(); // SIGKILL
+    parent.wait().unwrap();
+    let killed = std::time::Instant::now();
+    while !workers().is_empty() {
+        assert!(
+            killed.elapsed().as_secs() < 10,
+            "workers outlived their parent: {:?}",
+            workers()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The directory is free again: a resume, without the configuration flags, finishes it.
+    let status = Command::new(NORMSCOPE)
+        .args(["why-batchnorm", "--jobs", "1", "--resume", "--out"])
+        .arg(&out)
+        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(out.join("index.html").is_file());
+    std::fs::remove_dir_all(&out).unwrap();
+    std::fs::remove_file(&config).unwrap();
+}

@@ -618,32 +618,24 @@ impl Chart {
             };
             PathElement::new(cap, colour.stroke_width(1))
         };
-        for &(x, lo, hi) in s
+        // Error bars, vertical (x, low, high) and horizontal (y, low, high), with caps.
+        let vertical = s
             .y_errors
             .iter()
-            .filter(|e| e.1.is_finite() && e.2.is_finite())
-        {
-            let (lo, hi) = (clamp_y(lo), clamp_y(hi));
-            draw!(PathElement::new(
-                vec![(x, lo), (x, hi)],
-                colour.stroke_width(1)
-            ));
-            for end in [lo, hi] {
-                draw!(EmptyElement::at((x, end)) + bar(true));
-            }
-        }
-        for &(y, lo, hi) in s
+            .map(|&(x, lo, hi)| ((x, lo), (x, hi), true));
+        let horizontal = s
             .x_errors
             .iter()
-            .filter(|e| e.1.is_finite() && e.2.is_finite())
+            .map(|&(y, lo, hi)| ((lo, y), (hi, y), false));
+        for (a, b, up) in vertical
+            .chain(horizontal)
+            .filter(|(a, b, _)| [a.0, a.1, b.0, b.1].iter().all(|v| v.is_finite()))
         {
-            let (lo, hi) = (clamp_x(lo), clamp_x(hi));
-            draw!(PathElement::new(
-                vec![(lo, y), (hi, y)],
-                colour.stroke_width(1)
-            ));
-            for end in [lo, hi] {
-                draw!(EmptyElement::at((end, y)) + bar(false));
+            let clamp = |p: (f64, f64)| (clamp_x(p.0), clamp_y(p.1));
+            let (a, b) = (clamp(a), clamp(b));
+            draw!(PathElement::new(vec![a, b], colour.stroke_width(1)));
+            for end in [a, b] {
+                draw!(EmptyElement::at(end) + bar(up));
             }
         }
         let points: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| finite(p)).collect();

@@ -53,7 +53,9 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, AnalysisError> {
     }
 }
 
-/// Parses an IDX file of unsigned bytes with `expected_dims` dimensions: `(dims, data)`.
+/// Parses an IDX file of unsigned bytes with `expected_dims` dimensions: `(dims, data)`, with
+/// `data.len()` the product of `dims`. Any input is either that or an [`AnalysisError::Data`]
+/// naming `path`.
 pub fn parse(
     path: &Path,
     bytes: &[u8],
@@ -98,7 +100,17 @@ pub fn parse(
             u32::from_be_bytes(bytes[4 + 4 * d..8 + 4 * d].try_into().expect("4 bytes")) as usize
         })
         .collect();
-    let len: usize = dims.iter().product();
+    // Checked: dimensions whose product overflows would otherwise wrap to a small length that
+    // the file can match.
+    let len = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| {
+            data_error(
+                path,
+                format!("the header announces {dims:?}, more values than an address space holds (corrupt)"),
+            )
+        })?;
     let data = &bytes[header..];
     if data.len() != len {
         return Err(data_error(
@@ -112,14 +124,47 @@ pub fn parse(
     Ok((dims, data.to_vec()))
 }
 
+/// The side of MNIST's and Fashion-MNIST's images (what
+/// [`DataSource::image_shape`](super::DataSource::image_shape) promises the network).
+pub const SIDE: usize = 28;
+
 fn load_split(dir: &Path, images: &str, labels: &str) -> Result<Dataset, AnalysisError> {
     let images_path = find(dir, images)?;
     let labels_path = find(dir, labels)?;
-    let (dims, pixels) = parse(&images_path, &read_bytes(&images_path)?, 3)?;
-    let (ldims, labels) = parse(&labels_path, &read_bytes(&labels_path)?, 1)?;
+    images_and_labels(
+        &images_path,
+        &read_bytes(&images_path)?,
+        &labels_path,
+        &read_bytes(&labels_path)?,
+    )
+}
+
+/// A dataset from the (gunzipped) bytes of an images file (`N × 28 × 28`, at least one image)
+/// and of its labels file (`N` labels in `0..=9`); anything else is an
+/// [`AnalysisError::Data`] naming the file at fault.
+pub fn images_and_labels(
+    images_path: &Path,
+    images: &[u8],
+    labels_path: &Path,
+    labels: &[u8],
+) -> Result<Dataset, AnalysisError> {
+    let (dims, pixels) = parse(images_path, images, 3)?;
+    if dims[0] == 0 {
+        return Err(data_error(images_path, "the file holds no image"));
+    }
+    if dims[1..] != [SIDE, SIDE] {
+        return Err(data_error(
+            images_path,
+            format!(
+                "images of {}×{}; MNIST and Fashion-MNIST images are {SIDE}×{SIDE}",
+                dims[1], dims[2]
+            ),
+        ));
+    }
+    let (ldims, labels) = parse(labels_path, labels, 1)?;
     if dims[0] != ldims[0] {
         return Err(data_error(
-            &labels_path,
+            labels_path,
             format!(
                 "{} labels for {} images in {}",
                 ldims[0],
@@ -130,12 +175,12 @@ fn load_split(dir: &Path, images: &str, labels: &str) -> Result<Dataset, Analysi
     }
     if let Some((i, &l)) = labels.iter().enumerate().find(|(_, l)| **l >= 10) {
         return Err(data_error(
-            &labels_path,
+            labels_path,
             format!("label {i} is {l}; expected 0..=9"),
         ));
     }
     Ok(Dataset {
-        shape: [1, dims[1], dims[2]],
+        shape: [1, SIDE, SIDE],
         classes: 10,
         images: pixels.iter().map(|&b| b as f32 / 255.0).collect(),
         labels: labels.iter().map(|&l| l as usize).collect(),

@@ -37,10 +37,30 @@ impl Default for DataSource {
 }
 
 impl DataSource {
-    /// `(train, test)`, every channel standardized with the training set's mean and std.
+    /// Checks the values of the data's table, naming a bad one as `data.{field}` (see
+    /// [`SyntheticConfig::validate`]); the files of a directory source are checked by
+    /// [`DataSource::check`] and read by [`DataSource::load`].
+    pub fn validate(&self) -> Result<(), AnalysisError> {
+        self.validate_at("data")
+    }
+
+    /// [`DataSource::validate`] for a data table at another path of its configuration
+    /// (`setup.data` in a training experiment's).
+    pub fn validate_at(&self, table: &str) -> Result<(), AnalysisError> {
+        match self {
+            DataSource::Synthetic(config) => config.validate(table),
+            DataSource::Cifar10 { .. }
+            | DataSource::Mnist { .. }
+            | DataSource::FashionMnist { .. } => Ok(()),
+        }
+    }
+
+    /// `(train, test)`, every channel standardized with the training set's mean and std. A
+    /// file that is missing, corrupt or whose images do not have [`DataSource::image_shape`]
+    /// is an [`AnalysisError::Data`] naming it.
     pub fn load(&self) -> Result<(Dataset, Dataset), AnalysisError> {
         let (mut train, mut test) = match self {
-            DataSource::Synthetic(config) => config.generate(),
+            DataSource::Synthetic(config) => config.generate()?,
             DataSource::Cifar10 { dir } => cifar10::load(dir)?,
             DataSource::Mnist { dir } | DataSource::FashionMnist { dir } => idx::load(dir)?,
         };

@@ -18,10 +18,10 @@ pub struct LrOutcome {
     pub steps_to_target: Option<usize>,
 }
 
-/// The mean of the last `window` losses.
+/// The mean of the last `window` losses (NaN when there is none).
 pub fn final_loss(losses: &[f64], window: usize) -> f64 {
     let tail = &losses[losses.len().saturating_sub(window.max(1))..];
-    tail.iter().sum::<f64>() / tail.len().max(1) as f64
+    tail.iter().sum::<f64>() / tail.len() as f64
 }
 
 /// The first step after which a running mean of `window` losses falls below `target`.

@@ -170,14 +170,15 @@ fn slurm_file_name(pattern: &str) -> String {
     );
     let (mut out, mut chars) = (String::new(), pattern.chars());
     while let Some(c) = chars.next() {
-        match (c, c == '%') {
-            (_, true) => match chars.next() {
-                Some('A' | 'j') => out.push('7'),
-                Some('a') => out.push('0'),
-                Some('%') => out.push('%'),
-                other => panic!("unexpected pattern %{other:?} in {pattern}"),
-            },
-            (c, false) => out.push(c),
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('A' | 'j') => out.push('7'),
+            Some('a') => out.push('0'),
+            Some('%') => out.push('%'),
+            other => panic!("unexpected pattern %{other:?} in {pattern}"),
         }
     }
     out

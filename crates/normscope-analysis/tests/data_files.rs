@@ -1,6 +1,7 @@
-//! The dataset loaders on crafted and random files (issue 29, items 1 and 3): every input is a
-//! dataset or an `AnalysisError::Data` naming the file, never a panic; and the data settings are
-//! refused by validation naming the key and the value.
+//! The dataset loaders: on files written here in the real formats, and on crafted and random
+//! files (issue 29, items 1 and 3): every input is a dataset or an `AnalysisError::Data` naming
+//! the file, never a panic. And the data settings are refused by validation naming the key and
+//! the value.
 //!
 //! The property tests generate IDX and CIFAR-10 inputs around their headers — valid files
 //! truncated anywhere, headers announcing other sizes (up to products that overflow `usize`),
@@ -80,6 +81,120 @@ fn check_dataset(d: &Dataset) {
     assert!(d.labels.iter().all(|&l| l < d.classes));
 }
 
+// ---- the loaders on files written here in the real formats ----
+
+fn cifar_records(count: usize, seed: u8) -> Vec<u8> {
+    let mut bytes = vec![];
+    for i in 0..count {
+        bytes.push(((i + seed as usize) % 10) as u8);
+        bytes.extend((0..3072).map(|p| ((p * 7 + i * 13 + seed as usize) % 256) as u8));
+    }
+    bytes
+}
+
+#[test]
+fn cifar10_loader_reads_the_binary_format_and_names_bad_files() {
+    let dir = temp_dir("cifar");
+    std::fs::write(dir.join("data_batch_1.bin"), cifar_records(6, 0)).unwrap();
+    std::fs::write(dir.join("data_batch_2.bin"), cifar_records(4, 1)).unwrap();
+    std::fs::write(dir.join("test_batch.bin"), cifar_records(3, 2)).unwrap();
+    let (train, test) = cifar10::load(&dir).unwrap();
+    assert_eq!((train.len(), test.len(), train.shape), (10, 3, [3, 32, 32]));
+    assert_eq!(train.labels[..6], [0, 1, 2, 3, 4, 5]);
+    assert_eq!(train.labels[6..], [1, 2, 3, 4]);
+    // Pixel 5 of record 2 of batch 1: (5·7 + 2·13) % 256 = 61, scaled to [0, 1].
+    assert!((train.images[2 * 3072 + 5] - 61.0 / 255.0).abs() < 1e-7);
+    // A source loads standardized data (per channel mean 0, std 1 on the training set).
+    let (std_train, _) = DataSource::Cifar10 { dir: dir.clone() }.load().unwrap();
+    for (mean, std) in std_train.channel_stats() {
+        assert!(mean.abs() < 1e-5 && (std - 1.0).abs() < 1e-4);
+    }
+
+    let mut truncated = cifar_records(2, 0);
+    truncated.truncate(3000);
+    std::fs::write(dir.join("test_batch.bin"), truncated).unwrap();
+    let err = cifar10::load(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains("test_batch.bin") && err.contains("3073-byte records"),
+        "{err}"
+    );
+    let mut bad_label = cifar_records(1, 0);
+    bad_label[0] = 42;
+    std::fs::write(dir.join("test_batch.bin"), bad_label).unwrap();
+    let err = cifar10::load(&dir).unwrap_err().to_string();
+    assert!(err.contains("label 42"), "{err}");
+    std::fs::remove_file(dir.join("test_batch.bin")).unwrap();
+    let err = cifar10::load(&dir).unwrap_err().to_string();
+    assert!(err.contains("test_batch.bin"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn idx_loader_reads_raw_and_gzipped_files_and_names_bad_ones() {
+    let dir = temp_dir("idx");
+    let pixels: Vec<u8> = (0..5 * 4 * 4).map(|i| (i * 3 % 256) as u8).collect();
+    std::fs::write(
+        dir.join("train-images-idx3-ubyte"),
+        idx_file(&[5, 4, 4], &pixels),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("train-labels-idx1-ubyte.gz"),
+        gzip(&idx_file(&[5], &[3, 1, 4, 1, 5])),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("t10k-images-idx3-ubyte.gz"),
+        gzip(&idx_file(&[2, 4, 4], &pixels[..32])),
+    )
+    .unwrap();
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx_file(&[2], &[9, 0])).unwrap();
+    let (train, test) = idx::load(&dir).unwrap();
+    assert_eq!((train.len(), test.len(), train.shape), (5, 2, [1, 4, 4]));
+    assert_eq!(train.labels, vec![3, 1, 4, 1, 5]);
+    assert_eq!(test.labels, vec![9, 0]);
+    assert!((train.images[7] - 21.0 / 255.0).abs() < 1e-7);
+
+    // Truncated data, wrong magic, corrupt gzip, label count mismatch: each names its file.
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx_file(&[3], &[9, 0])).unwrap();
+    let err = idx::load(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains("t10k-labels-idx1-ubyte") && err.contains("truncated"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.join("t10k-labels-idx1-ubyte"),
+        [1u8, 2, 3, 4, 5, 6, 7, 8],
+    )
+    .unwrap();
+    let err = idx::load(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains("t10k-labels-idx1-ubyte") && err.contains("not an IDX file"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.join("t10k-labels-idx1-ubyte"),
+        idx_file(&[3], &[9, 0, 1]),
+    )
+    .unwrap();
+    let err = idx::load(&dir).unwrap_err().to_string();
+    assert!(err.contains("3 labels for 2 images"), "{err}");
+    let mut corrupt = gzip(&idx_file(&[2, 4, 4], &pixels[..32]));
+    let len = corrupt.len();
+    corrupt[len / 2] ^= 0xff;
+    corrupt.truncate(len - 6);
+    std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), corrupt).unwrap();
+    let err = idx::load(&dir).unwrap_err().to_string();
+    assert!(err.contains("t10k-images-idx3-ubyte.gz"), "{err}");
+    std::fs::remove_file(dir.join("t10k-images-idx3-ubyte.gz")).unwrap();
+    let err = idx::load(&dir).unwrap_err();
+    assert!(
+        matches!(err, AnalysisError::Data { .. }) && err.to_string().contains("missing"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 // ---- regressions: each of these panicked (or loaded nonsense) at 181fd25 ----
 
 #[test]
@@ -118,6 +233,15 @@ fn an_idx_file_without_images_or_of_another_size_is_an_error_naming_it() {
         (idx_file(&[3, 20, 20], &pixels), idx_file(&[3], &[1, 2, 3])),
     );
     assert_eq!(data_error_path(source.load()), dir.join(idx::FILES[2]));
+    // 20×20 throughout: the IDX loader reads it, but an MNIST source is 28×28 (the network
+    // is validated for that size).
+    write_mnist(
+        &dir,
+        (idx_file(&[3, 20, 20], &pixels), idx_file(&[3], &[1, 2, 3])),
+        (idx_file(&[3, 20, 20], &pixels), idx_file(&[3], &[4, 5, 6])),
+    );
+    assert_eq!(idx::load(&dir).unwrap().0.shape, [1, 20, 20]);
+    assert_eq!(data_error_path(source.load()), dir);
     // A well-formed directory loads, gzipped or not.
     let (images, labels) = mnist_split(5);
     write_mnist(&dir, (images.clone(), labels), mnist_split(3));
@@ -329,6 +453,13 @@ fn random_directories_of_idx_and_cifar10_files_load_or_name_a_file_in_them() {
         TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha),
     );
     let dir = temp_dir("random");
+    let check_load = |source: DataSource| match source.load() {
+        Ok((train, test)) => {
+            check_dataset(&train);
+            check_dataset(&test);
+        }
+        Err(e) => assert!(data_error_path(Err::<(), _>(e)).starts_with(&dir)),
+    };
     let variant = || 0u8..6;
     let strategy = (prop::collection::vec(variant(), 4), 1u32..4, any::<u8>());
     for _ in 0..200 {
@@ -358,13 +489,7 @@ fn random_directories_of_idx_and_cifar10_files_load_or_name_a_file_in_them() {
             };
             std::fs::write(dir.join(file), content).unwrap();
         }
-        match (DataSource::Mnist { dir: dir.clone() }).load() {
-            Ok((train, test)) => {
-                check_dataset(&train);
-                check_dataset(&test);
-            }
-            Err(e) => assert!(data_error_path(Err::<(), _>(e)).starts_with(&dir)),
-        }
+        check_load(DataSource::Mnist { dir: dir.clone() });
         for entry in std::fs::read_dir(&dir).unwrap() {
             std::fs::remove_file(entry.unwrap().path()).unwrap();
         }
@@ -385,13 +510,7 @@ fn random_directories_of_idx_and_cifar10_files_load_or_name_a_file_in_them() {
             };
             std::fs::write(dir.join(name), content).unwrap();
         }
-        match (DataSource::Cifar10 { dir: dir.clone() }).load() {
-            Ok((train, test)) => {
-                check_dataset(&train);
-                check_dataset(&test);
-            }
-            Err(e) => assert!(data_error_path(Err::<(), _>(e)).starts_with(&dir)),
-        }
+        check_load(DataSource::Cifar10 { dir: dir.clone() });
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

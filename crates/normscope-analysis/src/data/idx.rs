@@ -124,10 +124,6 @@ pub fn parse(
     Ok((dims, data.to_vec()))
 }
 
-/// The side of MNIST's and Fashion-MNIST's images (what
-/// [`DataSource::image_shape`](super::DataSource::image_shape) promises the network).
-pub const SIDE: usize = 28;
-
 fn load_split(dir: &Path, images: &str, labels: &str) -> Result<Dataset, AnalysisError> {
     let images_path = find(dir, images)?;
     let labels_path = find(dir, labels)?;
@@ -139,8 +135,8 @@ fn load_split(dir: &Path, images: &str, labels: &str) -> Result<Dataset, Analysi
     )
 }
 
-/// A dataset from the (gunzipped) bytes of an images file (`N × 28 × 28`, at least one image)
-/// and of its labels file (`N` labels in `0..=9`); anything else is an
+/// A dataset from the (gunzipped) bytes of an images file (`N × H × W`, at least one image of
+/// at least one pixel) and of its labels file (`N` labels in `0..=9`); anything else is an
 /// [`AnalysisError::Data`] naming the file at fault.
 pub fn images_and_labels(
     images_path: &Path,
@@ -152,13 +148,10 @@ pub fn images_and_labels(
     if dims[0] == 0 {
         return Err(data_error(images_path, "the file holds no image"));
     }
-    if dims[1..] != [SIDE, SIDE] {
+    if dims[1] == 0 || dims[2] == 0 {
         return Err(data_error(
             images_path,
-            format!(
-                "images of {}×{}; MNIST and Fashion-MNIST images are {SIDE}×{SIDE}",
-                dims[1], dims[2]
-            ),
+            format!("images of {}×{} pixels", dims[1], dims[2]),
         ));
     }
     let (ldims, labels) = parse(labels_path, labels, 1)?;
@@ -180,14 +173,15 @@ pub fn images_and_labels(
         ));
     }
     Ok(Dataset {
-        shape: [1, SIDE, SIDE],
+        shape: [1, dims[1], dims[2]],
         classes: 10,
         images: pixels.iter().map(|&b| b as f32 / 255.0).collect(),
         labels: labels.iter().map(|&l| l as usize).collect(),
     })
 }
 
-/// `(train, test)` from the four IDX files in `dir` (MNIST and Fashion-MNIST share the names).
+/// `(train, test)` from the four IDX files in `dir` (MNIST and Fashion-MNIST share the names),
+/// whose images must have one size.
 pub fn load(dir: &Path) -> Result<(Dataset, Dataset), AnalysisError> {
     if !dir.is_dir() {
         return Err(data_error(
@@ -195,8 +189,16 @@ pub fn load(dir: &Path) -> Result<(Dataset, Dataset), AnalysisError> {
             "not a directory (expected the four MNIST/Fashion-MNIST IDX files)",
         ));
     }
-    Ok((
-        load_split(dir, FILES[0], FILES[1])?,
-        load_split(dir, FILES[2], FILES[3])?,
-    ))
+    let train = load_split(dir, FILES[0], FILES[1])?;
+    let test = load_split(dir, FILES[2], FILES[3])?;
+    if test.shape != train.shape {
+        return Err(data_error(
+            &find(dir, FILES[2])?,
+            format!(
+                "test images of {}×{} beside training images of {}×{}",
+                test.shape[1], test.shape[2], train.shape[1], train.shape[2]
+            ),
+        ));
+    }
+    Ok((train, test))
 }

@@ -56,13 +56,29 @@ impl DataSource {
     }
 
     /// `(train, test)`, every channel standardized with the training set's mean and std. A
-    /// file that is missing, corrupt or whose images do not have [`DataSource::image_shape`]
-    /// is an [`AnalysisError::Data`] naming it.
+    /// file that is missing or corrupt is an [`AnalysisError::Data`] naming it; images of
+    /// another shape than [`DataSource::image_shape`] (what the network is built and validated
+    /// for), one naming the directory.
     pub fn load(&self) -> Result<(Dataset, Dataset), AnalysisError> {
         let (mut train, mut test) = match self {
             DataSource::Synthetic(config) => config.generate()?,
             DataSource::Cifar10 { dir } => cifar10::load(dir)?,
-            DataSource::Mnist { dir } | DataSource::FashionMnist { dir } => idx::load(dir)?,
+            DataSource::Mnist { dir } | DataSource::FashionMnist { dir } => {
+                let (train, test) = idx::load(dir)?;
+                let [c, h, w] = self.image_shape();
+                if train.shape != [c, h, w] {
+                    return Err(AnalysisError::Data {
+                        path: dir.clone(),
+                        reason: format!(
+                            "images of {}×{}; {} images are {h}×{w}",
+                            train.shape[1],
+                            train.shape[2],
+                            self.name()
+                        ),
+                    });
+                }
+                (train, test)
+            }
         };
         let stats = train.channel_stats();
         train.standardize(&stats);

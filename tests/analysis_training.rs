@@ -1,15 +1,14 @@
 //! Training dynamics: the landscape, Hessian and covariate-shift metrics on objectives with known
-//! answers, a short BN-vs-plain run at a learning rate picked from the measured range, the
-//! loaders on files written here in the real formats, and checkpoint/resume.
+//! answers, a short BN-vs-plain run at a learning rate picked from the measured range, and
+//! checkpoint/resume. (The loaders' tests are in `crates/normscope-analysis/tests/data_files.rs`.)
 #![allow(deprecated)]
 
 mod common;
 
-use std::io::Write;
-
 use burn::tensor::{Device, Tensor};
 use normscope::NormConfig;
-use normscope::analysis::data::{DataSource, SyntheticConfig, cifar10, idx};
+use normscope::analysis::data::{DataSource, SyntheticConfig};
+use normscope::analysis::experiments;
 use normscope::analysis::experiments::Experiment;
 use normscope::analysis::experiments::lr_range::LrRangeConfig;
 use normscope::analysis::experiments::training::Setup;
@@ -22,7 +21,6 @@ use normscope::analysis::train::outcome::steps_to_target;
 use normscope::analysis::train::{
     BatchObjective, Objective, Quadratic, TrainConfig, Trainer, norm,
 };
-use normscope::analysis::{AnalysisError, experiments};
 
 /// A symmetric matrix `Q diag(λ) Qᵀ` with `Q` orthonormal (Gram–Schmidt of a fixed matrix).
 fn symmetric(eigenvalues: &[f64]) -> Vec<f64> {
@@ -366,142 +364,6 @@ fn checkpoint_and_resume_continue_the_same_run() {
         .err()
         .expect("a truncated checkpoint must not load");
     assert!(err.to_string().contains("optimizer.bin"), "{err}");
-    std::fs::remove_dir_all(&dir).ok();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Loaders on files written here in the real formats.
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("normscope-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn cifar_records(count: usize, seed: u8) -> Vec<u8> {
-    let mut bytes = vec![];
-    for i in 0..count {
-        bytes.push(((i + seed as usize) % 10) as u8);
-        bytes.extend((0..3072).map(|p| ((p * 7 + i * 13 + seed as usize) % 256) as u8));
-    }
-    bytes
-}
-
-#[test]
-fn cifar10_loader_reads_the_binary_format_and_names_bad_files() {
-    let dir = temp_dir("cifar");
-    std::fs::write(dir.join("data_batch_1.bin"), cifar_records(6, 0)).unwrap();
-    std::fs::write(dir.join("data_batch_2.bin"), cifar_records(4, 1)).unwrap();
-    std::fs::write(dir.join("test_batch.bin"), cifar_records(3, 2)).unwrap();
-    let (train, test) = cifar10::load(&dir).unwrap();
-    assert_eq!((train.len(), test.len(), train.shape), (10, 3, [3, 32, 32]));
-    assert_eq!(train.labels[..6], [0, 1, 2, 3, 4, 5]);
-    assert_eq!(train.labels[6..], [1, 2, 3, 4]);
-    // Pixel 5 of record 2 of batch 1: (5·7 + 2·13) % 256 = 61, scaled to [0, 1].
-    assert!((train.images[2 * 3072 + 5] - 61.0 / 255.0).abs() < 1e-7);
-    // A source loads standardized data (per channel mean 0, std 1 on the training set).
-    let (std_train, _) = DataSource::Cifar10 { dir: dir.clone() }.load().unwrap();
-    for (mean, std) in std_train.channel_stats() {
-        assert!(mean.abs() < 1e-5 && (std - 1.0).abs() < 1e-4);
-    }
-
-    let mut truncated = cifar_records(2, 0);
-    truncated.truncate(3000);
-    std::fs::write(dir.join("test_batch.bin"), truncated).unwrap();
-    let err = cifar10::load(&dir).unwrap_err().to_string();
-    assert!(
-        err.contains("test_batch.bin") && err.contains("3073-byte records"),
-        "{err}"
-    );
-    let mut bad_label = cifar_records(1, 0);
-    bad_label[0] = 42;
-    std::fs::write(dir.join("test_batch.bin"), bad_label).unwrap();
-    let err = cifar10::load(&dir).unwrap_err().to_string();
-    assert!(err.contains("label 42"), "{err}");
-    std::fs::remove_file(dir.join("test_batch.bin")).unwrap();
-    let err = cifar10::load(&dir).unwrap_err().to_string();
-    assert!(err.contains("test_batch.bin"), "{err}");
-    std::fs::remove_dir_all(&dir).ok();
-}
-
-fn idx_file(dims: &[u32], data: &[u8]) -> Vec<u8> {
-    let mut bytes = vec![0, 0, 0x08, dims.len() as u8];
-    for d in dims {
-        bytes.extend(d.to_be_bytes());
-    }
-    bytes.extend(data);
-    bytes
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(vec![], flate2::Compression::default());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap()
-}
-
-#[test]
-fn idx_loader_reads_raw_and_gzipped_files_and_names_bad_ones() {
-    let dir = temp_dir("idx");
-    let pixels: Vec<u8> = (0..5 * 4 * 4).map(|i| (i * 3 % 256) as u8).collect();
-    std::fs::write(
-        dir.join("train-images-idx3-ubyte"),
-        idx_file(&[5, 4, 4], &pixels),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("train-labels-idx1-ubyte.gz"),
-        gzip(&idx_file(&[5], &[3, 1, 4, 1, 5])),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("t10k-images-idx3-ubyte.gz"),
-        gzip(&idx_file(&[2, 4, 4], &pixels[..32])),
-    )
-    .unwrap();
-    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx_file(&[2], &[9, 0])).unwrap();
-    let (train, test) = idx::load(&dir).unwrap();
-    assert_eq!((train.len(), test.len(), train.shape), (5, 2, [1, 4, 4]));
-    assert_eq!(train.labels, vec![3, 1, 4, 1, 5]);
-    assert_eq!(test.labels, vec![9, 0]);
-    assert!((train.images[7] - 21.0 / 255.0).abs() < 1e-7);
-
-    // Truncated data, wrong magic, corrupt gzip, label count mismatch: each names its file.
-    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx_file(&[3], &[9, 0])).unwrap();
-    let err = idx::load(&dir).unwrap_err().to_string();
-    assert!(
-        err.contains("t10k-labels-idx1-ubyte") && err.contains("truncated"),
-        "{err}"
-    );
-    std::fs::write(
-        dir.join("t10k-labels-idx1-ubyte"),
-        [1u8, 2, 3, 4, 5, 6, 7, 8],
-    )
-    .unwrap();
-    let err = idx::load(&dir).unwrap_err().to_string();
-    assert!(
-        err.contains("t10k-labels-idx1-ubyte") && err.contains("not an IDX file"),
-        "{err}"
-    );
-    std::fs::write(
-        dir.join("t10k-labels-idx1-ubyte"),
-        idx_file(&[3], &[9, 0, 1]),
-    )
-    .unwrap();
-    let err = idx::load(&dir).unwrap_err().to_string();
-    assert!(err.contains("3 labels for 2 images"), "{err}");
-    let mut corrupt = gzip(&idx_file(&[2, 4, 4], &pixels[..32]));
-    let len = corrupt.len();
-    corrupt[len / 2] ^= 0xff;
-    corrupt.truncate(len - 6);
-    std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), corrupt).unwrap();
-    let err = idx::load(&dir).unwrap_err().to_string();
-    assert!(err.contains("t10k-images-idx3-ubyte.gz"), "{err}");
-    std::fs::remove_file(dir.join("t10k-images-idx3-ubyte.gz")).unwrap();
-    let err = idx::load(&dir).unwrap_err();
-    assert!(
-        matches!(err, AnalysisError::Data { .. }) && err.to_string().contains("missing"),
-        "{err}"
-    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -69,9 +69,11 @@ fn the_dry_run_prints_one_array_task_per_unit_with_the_flags_and_a_gpu_only_for_
     };
     let cuda = with("tch-cuda");
     // Quick: 11 normalizers × 1 seed × (init, train) = 22 units, the learning-rate sweep 2 arms ×
-    // 2 rates × 2 seeds = 8, the depth sweep 4 arms × 2 depths × 2 seeds = 16: 46, a task each.
+    // 2 rates × 2 seeds = 8, the depth sweep 3 arms × 2 depths × 2 rates × 2 seeds = 24, the
+    // batch-size sweep 3 arms × 1 batch size × 2 rates × 2 seeds = 12, the plain-network sweep
+    // 3 arms × 2 depths × 2 rates × 2 seeds = 24: 90, a task each.
     for line in [
-        "#SBATCH --array=0-45%3",
+        "#SBATCH --array=0-89%3",
         "#SBATCH --gres=gpu:1",
         "#SBATCH --partition=gpu",
         "#SBATCH --time=2:00:00",
@@ -118,6 +120,160 @@ fn the_dry_run_prints_one_array_task_per_unit_with_the_flags_and_a_gpu_only_for_
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--partition `a b`"));
+}
+
+/// The arguments sbatch reads from the rest of an `#SBATCH` line, as Slurm's `_get_argument`
+/// (src/sbatch/opt.c) splits them: whitespace separates, a backslash escapes the next character,
+/// and an unquoted `#` starts a comment. `legacy`: older Slurm, where only `"` quotes and a `#`
+/// starts a comment even inside quotes; otherwise `"` and `'` both quote.
+fn sbatch_arguments(line: &str, legacy: bool) -> Vec<String> {
+    let mut args = vec![];
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            return args;
+        }
+        let (mut arg, mut quote, mut comment) = (String::new(), None::<char>, false);
+        while let Some(&c) = chars.peek() {
+            if quote.is_none() && c.is_whitespace() {
+                break;
+            }
+            chars.next();
+            match c {
+                '\\' => arg.extend(chars.next()),
+                '#' if quote.is_none() || legacy => {
+                    comment = true;
+                    break;
+                }
+                '"' | '\'' if quote == Some(c) => quote = None,
+                '"' if quote.is_none() => quote = Some(c),
+                '\'' if quote.is_none() && !legacy => quote = Some(c),
+                c => arg.push(c),
+            }
+        }
+        assert!(quote.is_none() || comment, "unmatched quote in `{line}`");
+        if !arg.is_empty() {
+            args.push(arg);
+        }
+        if comment {
+            return args;
+        }
+    }
+}
+
+/// A Slurm file-name pattern with job 7, array task 0: `%A`, `%j` → 7, `%a` → 0, `%%` → `%`.
+fn slurm_file_name(pattern: &str) -> String {
+    assert!(
+        !pattern.contains('\\'),
+        "a backslash turns Slurm's patterns off: {pattern}"
+    );
+    let (mut out, mut chars) = (String::new(), pattern.chars());
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('A' | 'j') => out.push('7'),
+            Some('a') => out.push('0'),
+            Some('%') => out.push('%'),
+            other => panic!("unexpected pattern %{other:?} in {pattern}"),
+        }
+    }
+    out
+}
+
+/// The arguments the script's `exec` line runs, by bash with `exec` replaced by a printer (and
+/// array task 0).
+fn exec_arguments(script: &str, dir: &Path) -> Vec<String> {
+    let file = dir.join("script.sh");
+    std::fs::write(&file, script).unwrap();
+    let output = Command::new("bash")
+        .args([
+            "-c",
+            "exec() { printf '%s\\0' \"$@\"; }; . \"$0\"",
+            file.to_str().unwrap(),
+        ])
+        .current_dir(dir)
+        .env("SLURM_ARRAY_TASK_ID", "0")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}\n{script}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    text.split_terminator('\0').map(String::from).collect()
+}
+
+#[test]
+fn out_paths_are_quoted_in_the_scripts_and_a_line_break_is_refused() {
+    let base = temp_dir("quoting");
+    std::fs::create_dir_all(&base).unwrap();
+    // A line break in --out became a command of the .sbatch files at 181fd25 (issue 29,
+    // item 8): refused, naming the flag, before anything is written.
+    let marker = base.join("injected");
+    for bad in [
+        format!("run\ntouch {}", marker.display()),
+        "run\rx".to_string(),
+        "back\\slash".to_string(),
+    ] {
+        let out = base.join(&bad);
+        let output = Command::new(NORMSCOPE)
+            .args(["slurm", "--dry-run", "--scale", "quick", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success(),
+            "{bad:?} accepted:\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        assert!(
+            stderr.contains("--out") && stderr.contains("cannot be written safely"),
+            "{stderr}"
+        );
+        assert!(!out.exists() && !marker.exists());
+    }
+    // Quotes, `%`, `#`, `$(…)`, backquotes, `;` and spaces are kept as they are, in the
+    // #SBATCH lines (as sbatch and Slurm's file-name patterns read them) and the shell lines.
+    let out = base.join("it's \"100%\" #1 $(touch injected) `touch injected`; a  b");
+    let out_arg = out.to_str().unwrap();
+    let scripts = dry_run(&["--scale", "quick", "--out", out_arg]);
+    let (units, render) = scripts
+        .split_once("#!/bin/bash\n#SBATCH --job-name=normscope-render")
+        .map(|(u, r)| {
+            (
+                u.to_string(),
+                format!("#!/bin/bash\n#SBATCH --job-name=normscope-render{r}"),
+            )
+        })
+        .unwrap();
+    for (script, log) in [(&units, "units-7_0.out"), (&render, "render-7.out")] {
+        let line = script
+            .lines()
+            .find_map(|l| l.strip_prefix("#SBATCH --output="))
+            .unwrap_or_else(|| panic!("no --output line in\n{script}"));
+        for legacy in [false, true] {
+            let args = sbatch_arguments(&format!("--output={line}"), legacy);
+            assert_eq!(args.len(), 1, "{line}: {args:?}");
+            let name = slurm_file_name(args[0].strip_prefix("--output=").unwrap());
+            assert_eq!(
+                name,
+                format!("{out_arg}/slurm/logs/{log}"),
+                "legacy {legacy}"
+            );
+        }
+        let args = exec_arguments(script, &base);
+        let at = args.iter().position(|a| a == "--out").unwrap();
+        assert_eq!(args[at + 1], out_arg, "{args:?}");
+        assert_eq!(args[1], "why-batchnorm");
+    }
+    assert!(exec_arguments(&units, &base).contains(&"init-none-0".to_string()));
+    assert!(!marker.exists(), "a command in the path ran");
+    assert!(!out.exists(), "a dry run writes nothing");
+    std::fs::remove_dir_all(&base).unwrap();
 }
 
 fn slurm_up() -> bool {

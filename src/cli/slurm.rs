@@ -109,16 +109,46 @@ pub struct Job {
     pub max_running: Option<usize>,
 }
 
-/// `'text'` for bash.
+/// `'text'` for bash (any bytes but NUL are safe between single quotes; a `'` is written
+/// `'\''`). The path must be UTF-8 ([`check_path`]).
 fn quote(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
 }
 
-fn header(name: &str, log: &Path, options: &[String]) -> String {
-    let mut text = format!(
-        "#!/bin/bash\n#SBATCH --job-name={name}\n#SBATCH --output={}\n",
-        log.display()
-    );
+/// Refuses a path that the scripts cannot hold safely: not UTF-8 (the scripts are text), a
+/// control character (a line break would end an `#SBATCH` line or a comment and start a
+/// command), or a backslash (Slurm stops expanding `%A`, `%a` and `%j` in a file name that has
+/// one).
+fn check_path(flag: &str, path: &Path) -> Result<()> {
+    let Some(text) = path.to_str() else {
+        bail!("{flag} {path:?}: not UTF-8; the Slurm scripts need a path they can write as text");
+    };
+    if let Some(c) = text.chars().find(|c| c.is_control() || *c == '\\') {
+        bail!(
+            "{flag} {path:?}: a path with {c:?} cannot be written safely into the scripts' #SBATCH lines \
+             (line breaks and other control characters would start a command, and Slurm reads a backslash \
+             as \"do not expand %A/%a/%j\"); choose a directory without it"
+        );
+    }
+    Ok(())
+}
+
+/// A log file name (with Slurm's `%A`, `%a`, `%j` patterns in `pattern`) under `dir` for an
+/// `#SBATCH --output=` line: in double quotes, which sbatch removes, with `"` and `#` (a comment
+/// outside quotes in older Slurm) escaped by a backslash and `%` of the path doubled (Slurm's
+/// file-name pattern for `%`). `dir` passed [`check_path`].
+fn sbatch_file_name(dir: &Path, pattern: &str) -> String {
+    let dir = dir
+        .display()
+        .to_string()
+        .replace('%', "%%")
+        .replace('"', "\\\"")
+        .replace('#', "\\#");
+    format!("\"{dir}/{pattern}\"")
+}
+
+fn header(name: &str, output: &str, options: &[String]) -> String {
+    let mut text = format!("#!/bin/bash\n#SBATCH --job-name={name}\n#SBATCH --output={output}\n");
     for option in options {
         text.push_str(&format!("#SBATCH {option}\n"));
     }
@@ -138,14 +168,18 @@ impl Job {
         )];
         options.extend(self.per_task.iter().cloned());
         options.extend(self.common.iter().cloned());
-        let mut text = header("normscope-units", &logs.join("units-%A_%a.out"), &options);
+        let mut text = header(
+            "normscope-units",
+            &sbatch_file_name(&logs, "units-%A_%a.out"),
+            &options,
+        );
         text.push_str(&format!(
             "# normscope slurm: why_batchnorm's units of configuration {} ({} in the plan) into {}.\n\
              # A unit already in units/ is skipped and a finished one is never replaced, so a task\n\
              # run twice redoes nothing.\nset -euo pipefail\nexport RAYON_NUM_THREADS=\"${{SLURM_CPUS_PER_TASK:-1}}\"\n",
             self.fingerprint,
             self.plan,
-            self.out.display()
+            quote(&self.out)
         ));
         let run = format!(
             "exec {} why-batchnorm --backend {} --out {}",
@@ -175,13 +209,13 @@ impl Job {
         let logs = self.out.join("slurm").join("logs");
         let mut text = header(
             "normscope-render",
-            &logs.join("render-%j.out"),
+            &sbatch_file_name(&logs, "render-%j.out"),
             &self.common,
         );
         text.push_str(&format!(
             "# normscope slurm: the report of configuration {} from the units in {}.\nset -euo pipefail\nexec {} why-batchnorm --out {} --render\n",
             self.fingerprint,
-            self.out.display(),
+            quote(&self.out),
             quote(&self.program),
             quote(&self.out)
         ));
@@ -223,6 +257,12 @@ fn sbatch(script: &Path, extra: &[String]) -> Result<String> {
 pub fn job(args: &Slurm, program: PathBuf) -> Result<Job> {
     let out =
         std::path::absolute(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
+    check_path("--out", &out)?;
+    if program.to_str().is_none() {
+        bail!(
+            "this executable's path {program:?} is not UTF-8; the Slurm scripts need a path they can write as text"
+        );
+    }
     let config = args.config.for_shared(&out)?;
     config.validate(&validation_device(args.backend)?)?;
     let plan = report::plan(&config);

@@ -20,6 +20,12 @@ fn data_error(path: &Path, reason: impl Into<String>) -> AnalysisError {
 pub fn read_batch(path: &Path) -> Result<Dataset, AnalysisError> {
     let bytes = std::fs::read(path)
         .map_err(|e| data_error(path, format!("cannot read the CIFAR-10 batch file: {e}")))?;
+    parse(path, &bytes)
+}
+
+/// The images and labels of a CIFAR-10 binary batch's `bytes` (read from `path`): at least one
+/// whole record, labels in `0..=9`; anything else is an [`AnalysisError::Data`] naming `path`.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Dataset, AnalysisError> {
     if bytes.is_empty() || bytes.len() % RECORD != 0 {
         return Err(data_error(
             path,

@@ -53,7 +53,9 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, AnalysisError> {
     }
 }
 
-/// Parses an IDX file of unsigned bytes with `expected_dims` dimensions: `(dims, data)`.
+/// Parses an IDX file of unsigned bytes with `expected_dims` dimensions: `(dims, data)`, with
+/// `data.len()` the product of `dims`. Any input is either that or an [`AnalysisError::Data`]
+/// naming `path`.
 pub fn parse(
     path: &Path,
     bytes: &[u8],
@@ -98,7 +100,17 @@ pub fn parse(
             u32::from_be_bytes(bytes[4 + 4 * d..8 + 4 * d].try_into().expect("4 bytes")) as usize
         })
         .collect();
-    let len: usize = dims.iter().product();
+    // Checked: dimensions whose product overflows would otherwise wrap to a small length that
+    // the file can match.
+    let len = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| {
+            data_error(
+                path,
+                format!("the header announces {dims:?}, more values than an address space holds (corrupt)"),
+            )
+        })?;
     let data = &bytes[header..];
     if data.len() != len {
         return Err(data_error(
@@ -115,11 +127,37 @@ pub fn parse(
 fn load_split(dir: &Path, images: &str, labels: &str) -> Result<Dataset, AnalysisError> {
     let images_path = find(dir, images)?;
     let labels_path = find(dir, labels)?;
-    let (dims, pixels) = parse(&images_path, &read_bytes(&images_path)?, 3)?;
-    let (ldims, labels) = parse(&labels_path, &read_bytes(&labels_path)?, 1)?;
+    images_and_labels(
+        &images_path,
+        &read_bytes(&images_path)?,
+        &labels_path,
+        &read_bytes(&labels_path)?,
+    )
+}
+
+/// A dataset from the (gunzipped) bytes of an images file (`N × H × W`, at least one image of
+/// at least one pixel) and of its labels file (`N` labels in `0..=9`); anything else is an
+/// [`AnalysisError::Data`] naming the file at fault.
+pub fn images_and_labels(
+    images_path: &Path,
+    images: &[u8],
+    labels_path: &Path,
+    labels: &[u8],
+) -> Result<Dataset, AnalysisError> {
+    let (dims, pixels) = parse(images_path, images, 3)?;
+    if dims[0] == 0 {
+        return Err(data_error(images_path, "the file holds no image"));
+    }
+    if dims[1] == 0 || dims[2] == 0 {
+        return Err(data_error(
+            images_path,
+            format!("images of {}×{} pixels", dims[1], dims[2]),
+        ));
+    }
+    let (ldims, labels) = parse(labels_path, labels, 1)?;
     if dims[0] != ldims[0] {
         return Err(data_error(
-            &labels_path,
+            labels_path,
             format!(
                 "{} labels for {} images in {}",
                 ldims[0],
@@ -130,7 +168,7 @@ fn load_split(dir: &Path, images: &str, labels: &str) -> Result<Dataset, Analysi
     }
     if let Some((i, &l)) = labels.iter().enumerate().find(|(_, l)| **l >= 10) {
         return Err(data_error(
-            &labels_path,
+            labels_path,
             format!("label {i} is {l}; expected 0..=9"),
         ));
     }
@@ -142,7 +180,8 @@ fn load_split(dir: &Path, images: &str, labels: &str) -> Result<Dataset, Analysi
     })
 }
 
-/// `(train, test)` from the four IDX files in `dir` (MNIST and Fashion-MNIST share the names).
+/// `(train, test)` from the four IDX files in `dir` (MNIST and Fashion-MNIST share the names),
+/// whose images must have one size.
 pub fn load(dir: &Path) -> Result<(Dataset, Dataset), AnalysisError> {
     if !dir.is_dir() {
         return Err(data_error(
@@ -150,8 +189,16 @@ pub fn load(dir: &Path) -> Result<(Dataset, Dataset), AnalysisError> {
             "not a directory (expected the four MNIST/Fashion-MNIST IDX files)",
         ));
     }
-    Ok((
-        load_split(dir, FILES[0], FILES[1])?,
-        load_split(dir, FILES[2], FILES[3])?,
-    ))
+    let train = load_split(dir, FILES[0], FILES[1])?;
+    let test = load_split(dir, FILES[2], FILES[3])?;
+    if test.shape != train.shape {
+        return Err(data_error(
+            &find(dir, FILES[2])?,
+            format!(
+                "test images of {}×{} beside training images of {}×{}",
+                test.shape[1], test.shape[2], train.shape[1], train.shape[2]
+            ),
+        ));
+    }
+    Ok((train, test))
 }

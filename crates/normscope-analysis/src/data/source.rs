@@ -37,12 +37,48 @@ impl Default for DataSource {
 }
 
 impl DataSource {
-    /// `(train, test)`, every channel standardized with the training set's mean and std.
+    /// Checks the values of the data's table, naming a bad one as `data.{field}` (see
+    /// [`SyntheticConfig::validate`]); the files of a directory source are checked by
+    /// [`DataSource::check`] and read by [`DataSource::load`].
+    pub fn validate(&self) -> Result<(), AnalysisError> {
+        self.validate_at("data")
+    }
+
+    /// [`DataSource::validate`] for a data table at another path of its configuration
+    /// (`setup.data` in a training experiment's).
+    pub fn validate_at(&self, table: &str) -> Result<(), AnalysisError> {
+        match self {
+            DataSource::Synthetic(config) => config.validate(table),
+            DataSource::Cifar10 { .. }
+            | DataSource::Mnist { .. }
+            | DataSource::FashionMnist { .. } => Ok(()),
+        }
+    }
+
+    /// `(train, test)`, every channel standardized with the training set's mean and std. A
+    /// file that is missing or corrupt is an [`AnalysisError::Data`] naming it; images of
+    /// another shape than [`DataSource::image_shape`] (what the network is built and validated
+    /// for), one naming the directory.
     pub fn load(&self) -> Result<(Dataset, Dataset), AnalysisError> {
         let (mut train, mut test) = match self {
-            DataSource::Synthetic(config) => config.generate(),
+            DataSource::Synthetic(config) => config.generate()?,
             DataSource::Cifar10 { dir } => cifar10::load(dir)?,
-            DataSource::Mnist { dir } | DataSource::FashionMnist { dir } => idx::load(dir)?,
+            DataSource::Mnist { dir } | DataSource::FashionMnist { dir } => {
+                let (train, test) = idx::load(dir)?;
+                let [c, h, w] = self.image_shape();
+                if train.shape != [c, h, w] {
+                    return Err(AnalysisError::Data {
+                        path: dir.clone(),
+                        reason: format!(
+                            "images of {}×{}; {} images are {h}×{w}",
+                            train.shape[1],
+                            train.shape[2],
+                            self.name()
+                        ),
+                    });
+                }
+                (train, test)
+            }
         };
         let stats = train.channel_stats();
         train.standardize(&stats);

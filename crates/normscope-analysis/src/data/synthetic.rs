@@ -7,6 +7,12 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use super::Dataset;
+use crate::AnalysisError;
+use crate::error::{at_least, in_range, short};
+
+/// The largest `noise`, `contrast` and `brightness` accepted: the pixels are f32, and a scale
+/// near `f32::MAX` (3.4·10³⁸) would turn them into ±∞.
+pub const MAX_SCALE: f64 = 1e30;
 
 /// Configuration of the synthetic task.
 ///
@@ -56,13 +62,74 @@ impl Default for SyntheticConfig {
 }
 
 impl SyntheticConfig {
-    /// The `(train, test)` datasets.
-    pub fn generate(&self) -> (Dataset, Dataset) {
+    /// Checks every value, naming a bad one as `{table}.{field}` (`data.train`): at least 2
+    /// classes (a classification task), 1 channel, an image side of 1, 2 training images (a
+    /// batch), 1 test image (the test accuracy); `noise` and `brightness` finite and `≥ 0`,
+    /// `contrast` finite and `≥ 1` (the range `[1/contrast, contrast]`), each at most
+    /// [`MAX_SCALE`]; and images that fit in memory's address space (`N·C·size²` f32 values).
+    pub fn validate(&self, table: &str) -> Result<(), AnalysisError> {
+        let key = |field: &str| format!("{table}.{field}");
+        at_least(key("classes"), self.classes, 2)?;
+        at_least(key("channels"), self.channels, 1)?;
+        at_least(key("size"), self.size, 1)?;
+        at_least(key("train"), self.train, 2)?;
+        at_least(key("test"), self.test, 1)?;
+        for (field, value, low) in [
+            ("noise", self.noise, 0.0),
+            ("contrast", self.contrast, 1.0),
+            ("brightness", self.brightness, 0.0),
+        ] {
+            in_range(key(field), value, low..)?;
+            if value > MAX_SCALE {
+                return Err(AnalysisError::config(
+                    key(field),
+                    short(value),
+                    format!(
+                        "must be at most {MAX_SCALE:e} (the pixels are f32: larger values overflow to infinity)"
+                    ),
+                ));
+            }
+        }
+        // Bytes of one image, then of each set of images (the class templates too).
+        let too_big = |field: &str, value: usize, what: &str| {
+            AnalysisError::config(
+                key(field),
+                value,
+                format!("{what} would not fit in memory's address space"),
+            )
+        };
+        let image = self
+            .size
+            .checked_mul(self.size)
+            .ok_or_else(|| too_big("size", self.size, "a size × size image"))?
+            .checked_mul(self.channels)
+            .and_then(|v| v.checked_mul(std::mem::size_of::<f32>()))
+            .ok_or_else(|| too_big("channels", self.channels, "one image"))?;
+        let mut total: usize = 0;
+        for (field, count) in [
+            ("train", self.train),
+            ("test", self.test),
+            ("classes", self.classes),
+        ] {
+            total = count
+                .checked_mul(image)
+                .and_then(|bytes| bytes.checked_add(total))
+                .filter(|&bytes| bytes <= isize::MAX as usize)
+                .ok_or_else(|| too_big(field, count, "the images"))?;
+        }
+        Ok(())
+    }
+
+    /// The `(train, test)` datasets, after [`SyntheticConfig::validate`] (keys `data.*`). An
+    /// allocation the machine refuses is an [`AnalysisError::Config`] naming `data.train` or
+    /// `data.test`.
+    pub fn generate(&self) -> Result<(Dataset, Dataset), AnalysisError> {
+        self.validate("data")?;
         let mut rng = StdRng::seed_from_u64(self.seed);
         let templates = self.templates(&mut rng);
-        let train = self.samples(&templates, self.train, &mut rng);
-        let test = self.samples(&templates, self.test, &mut rng);
-        (train, test)
+        let train = self.samples(&templates, "train", self.train, &mut rng)?;
+        let test = self.samples(&templates, "test", self.test, &mut rng)?;
+        Ok((train, test))
     }
 
     fn templates(&self, rng: &mut StdRng) -> Vec<Vec<f32>> {
@@ -90,12 +157,31 @@ impl SyntheticConfig {
             .collect()
     }
 
-    fn samples(&self, templates: &[Vec<f32>], count: usize, rng: &mut StdRng) -> Dataset {
+    fn samples(
+        &self,
+        templates: &[Vec<f32>],
+        field: &str,
+        count: usize,
+        rng: &mut StdRng,
+    ) -> Result<Dataset, AnalysisError> {
         let (c, s) = (self.channels, self.size);
         let plane = s * s;
-        let mut images = Vec::with_capacity(count * c * plane);
-        let mut labels = Vec::with_capacity(count);
-        let log_contrast = self.contrast.max(1.0).ln();
+        let mut images = Vec::new();
+        let mut labels = Vec::new();
+        // `validate` bounded the sizes; the machine may still not have the memory.
+        images
+            .try_reserve_exact(count * c * plane)
+            .and_then(|()| labels.try_reserve_exact(count))
+            .map_err(|e| {
+                AnalysisError::config(
+                    format!("data.{field}"),
+                    count,
+                    format!(
+                        "cannot allocate the synthetic images ({count} × {c} × {s} × {s}): {e}"
+                    ),
+                )
+            })?;
+        let log_contrast = self.contrast.ln();
         for _ in 0..count {
             let label = rng.random_range(0..self.classes);
             let contrast = (rng.random_range(-log_contrast..=log_contrast)).exp();
@@ -109,11 +195,11 @@ impl SyntheticConfig {
             }
             labels.push(label);
         }
-        Dataset {
+        Ok(Dataset {
             shape: [c, s, s],
             classes: self.classes,
             images,
             labels,
-        }
+        })
     }
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::training::{Curves, Setup, for_each_run, labelled, loss_figure, train_curves};
 use super::{Csv, Experiment, Results, Stat, check_norms, check_training, labels_in, not_empty};
 use crate::AnalysisError;
+use crate::error::positive_finite;
 use crate::metrics::gradient_predictiveness::{Landscape, default_multiples, landscape};
 use crate::output::{Chart, Figure, Section, Series, Table};
 use crate::train::BatchObjective;
@@ -129,6 +130,9 @@ impl Experiment for GradientPredictivenessConfig {
     fn validate(&self) -> Result<(), AnalysisError> {
         check_norms("norms", &self.norms)?;
         not_empty("multiples", &self.multiples)?;
+        for (i, &m) in self.multiples.iter().enumerate() {
+            positive_finite(format!("multiples[{i}]"), m)?;
+        }
         check_training(&self.setup, self.seeds)
     }
 

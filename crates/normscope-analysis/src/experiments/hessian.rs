@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::training::{Setup, for_each_run, labelled};
 use super::{Csv, Experiment, Results, at_least, check_norms, check_training};
 use crate::AnalysisError;
+use crate::error::positive_finite;
 use crate::metrics::hessian::{TopEigenvalue, TraceEstimate, hutchinson_trace, top_eigenvalue};
 use crate::output::{Section, Table};
 use crate::train::{BatchObjective, Trainer};
@@ -166,13 +167,7 @@ impl Experiment for HessianConfig {
         at_least("batch_size", self.batch_size, 2)?;
         at_least("max_iterations", self.max_iterations, 1)?;
         at_least("trace_samples", self.trace_samples, 1)?;
-        if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
-            return Err(AnalysisError::Config {
-                key: "tolerance".into(),
-                value: self.tolerance.to_string(),
-                reason: "must be finite and > 0".into(),
-            });
-        }
+        positive_finite("tolerance", self.tolerance)?;
         check_training(&self.setup, self.seeds)
     }
 

@@ -11,6 +11,7 @@ use super::{
     Csv, Experiment, Points, Results, at_least, check_norms, check_training, labels_in, not_empty,
 };
 use crate::AnalysisError;
+use crate::error::positive_finite;
 use crate::metrics::lr_range::{LrOutcome, LrSummary, Stability, largest_stable};
 use crate::output::{Chart, Figure, Section, Series, Table};
 
@@ -120,15 +121,10 @@ impl Experiment for LrRangeConfig {
     fn validate(&self) -> Result<(), AnalysisError> {
         check_norms("norms", &self.norms)?;
         not_empty("lrs", &self.lrs)?;
-        for &lr in &self.lrs {
-            if !(lr.is_finite() && lr > 0.0) {
-                return Err(AnalysisError::Config {
-                    key: "lrs".into(),
-                    value: lr.to_string(),
-                    reason: "must be finite and > 0".into(),
-                });
-            }
+        for (i, &lr) in self.lrs.iter().enumerate() {
+            positive_finite(format!("lrs[{i}]"), lr)?;
         }
+        positive_finite("target_loss", self.target_loss)?;
         at_least("window", self.window, 1)?;
         check_training(&self.setup, self.seeds)
     }

@@ -32,6 +32,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::AnalysisError;
+pub(crate) use crate::error::at_least;
 use crate::output::Section;
 use training::Setup;
 
@@ -157,18 +158,6 @@ impl Csv {
     }
 }
 
-/// `Err(Config)` unless `value ≥ min`.
-pub(crate) fn at_least(key: &str, value: usize, min: usize) -> Result<(), AnalysisError> {
-    if value < min {
-        return Err(AnalysisError::Config {
-            key: key.into(),
-            value: value.to_string(),
-            reason: format!("must be at least {min}"),
-        });
-    }
-    Ok(())
-}
-
 /// `Err(Config)` when `values` is empty.
 pub(crate) fn not_empty<T>(key: &str, values: &[T]) -> Result<(), AnalysisError> {
     if values.is_empty() {
@@ -191,11 +180,12 @@ pub(crate) fn check_norms(key: &str, norms: &[NormConfig]) -> Result<(), Analysi
 }
 
 /// Checks a training experiment's setup and its seeds: the optimizer's values, at least one
-/// step and one seed, data that can be found.
+/// step and one seed, the data's values and that its files can be found.
 pub(crate) fn check_training(setup: &Setup, seeds: usize) -> Result<(), AnalysisError> {
-    setup.train.validate()?;
+    setup.train.validate_at("setup.train")?;
     at_least("setup.train.steps", setup.train.steps, 1)?;
     at_least("seeds", seeds, 1)?;
+    setup.data.validate_at("setup.data")?;
     setup.data.check()
 }
 

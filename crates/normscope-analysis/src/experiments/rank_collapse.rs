@@ -115,7 +115,7 @@ pub fn summarize(
                 activation,
                 width,
                 depth,
-                numerical_rank: at(|m| m.numerical_rank as f64),
+                numerical_rank: at(|m| m.numerical_rank.map_or(f64::NAN, |r| r as f64)),
                 stable_rank: at(|m| m.stable_rank),
                 effective_rank: at(|m| m.effective_rank),
                 orthogonality_gap: at(|m| m.orthogonality_gap),

@@ -42,14 +42,20 @@ pub struct Landscape {
     pub beta_smoothness: f64,
 }
 
+/// `(min, max)`, NaN when a value is NaN (`f64::min` would skip it).
 fn band(values: impl Iterator<Item = f64>) -> (f64, f64) {
     values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
+        if v.is_nan() || lo.is_nan() {
+            (f64::NAN, f64::NAN)
+        } else {
+            (lo.min(v), hi.max(v))
+        }
     })
 }
 
 /// Probes the landscape of `objective` along its gradient at `w`, at `η = s·lr` for every
-/// `s` in `multiples`.
+/// `s` in `multiples`. A loss or gradient that is not finite (a network that diverged) makes the
+/// bands and the smoothness it enters NaN: recorded, not an error.
 pub fn landscape(
     objective: &mut dyn Objective,
     w: &[f64],
@@ -60,7 +66,7 @@ pub fn landscape(
     let grad_norm = norm(&g);
     let mut losses = vec![];
     let mut grad_changes = vec![];
-    let mut beta: f64 = 0.0;
+    let mut beta: f64 = if grad_norm.is_finite() { 0.0 } else { f64::NAN };
     for &s in multiples {
         let eta = s * lr;
         let (l, g_eta) = objective.evaluate(&axpy(w, -eta, &g))?;
@@ -68,7 +74,13 @@ pub fn landscape(
         losses.push((eta, l));
         grad_changes.push((eta, change));
         if grad_norm > 0.0 {
-            beta = beta.max(change / (eta * grad_norm));
+            let ratio = change / (eta * grad_norm);
+            // `f64::max` would skip a NaN ratio.
+            beta = if ratio.is_nan() || beta.is_nan() {
+                f64::NAN
+            } else {
+                beta.max(ratio)
+            };
         }
     }
     Ok(Landscape {

@@ -56,7 +56,9 @@ pub fn channel_signal(x: Tensor<4>) -> (f64, f64) {
 }
 
 /// The signal statistics of every residual block a probe recorded (its [`Site::Skip`] and
-/// [`Site::Branch`] observations, paired in order).
+/// [`Site::Branch`] observations, paired in order). A block whose signal is not finite (a deep
+/// network that diverged at initialization) has NaN or infinite statistics: recorded, not an
+/// error.
 pub fn identity_bias(probe: &Probe) -> Vec<BlockSignal> {
     probe
         .at(Site::Skip)
@@ -72,10 +74,11 @@ pub fn identity_bias(probe: &Probe) -> Vec<BlockSignal> {
                 skip_var,
                 branch_var,
                 output_var,
-                branch_share: if output_var > 0.0 {
-                    branch_var / output_var
-                } else {
+                // NaN when the block's signal is not finite (diverged at initialization).
+                branch_share: if output_var == 0.0 {
                     0.0
+                } else {
+                    branch_var / output_var
                 },
                 avg_sq_mean,
                 skip_power: skip_var + skip_sq_mean,

@@ -66,7 +66,9 @@ pub fn internal_covariate_shift(
         shifts.push(LayerShift {
             layer,
             l2: norm(&diff),
-            cosine: if na > 0.0 && nb > 0.0 {
+            cosine: if !(na.is_finite() && nb.is_finite()) {
+                f64::NAN
+            } else if na > 0.0 && nb > 0.0 {
                 dot(a, b) / (na * nb)
             } else {
                 1.0
@@ -114,11 +116,12 @@ impl ShiftProbe {
     }
 }
 
-/// The `q`-th percentiles (0–100, linear interpolation) of `values`.
+/// The `q`-th percentiles (0–100, linear interpolation) of `values`: NaN when there is no value
+/// or one is not finite (pre-activations that diverged have no distribution to describe).
 pub fn percentiles(values: &[f64], qs: &[f64]) -> Vec<f64> {
-    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let mut sorted = values.to_vec();
     sorted.sort_by(|a, b| a.total_cmp(b));
-    if sorted.is_empty() {
+    if sorted.is_empty() || !sorted.iter().all(|v| v.is_finite()) {
         return vec![f64::NAN; qs.len()];
     }
     qs.iter()

@@ -8,6 +8,10 @@
 //! - **effective rank** `exp(−Σ p_i ln p_i)`, `p_i = σ_i/Σσ_j` (Roy & Vetterli 2007);
 //! - **orthogonality gap** `‖HHᵀ/‖H‖_F² − I_N/N‖_F` (Daneshmand et al. 2021): 0 when the samples'
 //!   representations are orthogonal and of equal norm, `√(1 − 1/N)` at rank one.
+//!
+//! A representation with a non-finite entry (a network that diverged at initialization, e.g. a
+//! very deep one without normalization) has no rank: every measure is NaN (the numerical rank
+//! `None`), a recorded outcome rather than an error.
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -15,8 +19,8 @@ use serde::{Deserialize, Serialize};
 /// The rank measures of one representation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RankMeasures {
-    /// Singular values above the tolerance.
-    pub numerical_rank: usize,
+    /// Singular values above the tolerance (`None` when `H` is not finite).
+    pub numerical_rank: Option<usize>,
     /// The tolerance `τ` used for the numerical rank.
     pub tolerance: f64,
     /// `‖H‖_F² / ‖H‖₂²`.
@@ -27,7 +31,8 @@ pub struct RankMeasures {
     pub orthogonality_gap: f64,
 }
 
-/// Singular values (non-increasing) of a row-major `rows × cols` matrix, in f64.
+/// Singular values (non-increasing) of a row-major `rows × cols` matrix, in f64: `min(rows,
+/// cols)` NaNs when an entry is not finite or the SVD does not converge.
 pub fn singular_values(h: &[f64], rows: usize, cols: usize) -> Vec<f64> {
     assert_eq!(
         h.len(),
@@ -38,6 +43,9 @@ pub fn singular_values(h: &[f64], rows: usize, cols: usize) -> Vec<f64> {
     if rows == 0 || cols == 0 {
         return vec![];
     }
+    if !h.iter().all(|v| v.is_finite()) {
+        return vec![f64::NAN; rows.min(cols)];
+    }
     let m = faer::Mat::<f64>::from_fn(rows, cols, |i, j| h[i * cols + j]);
     // Sequential, not faer's global (thread-count) parallelism: a seeded unit must give the
     // same bits on a 1-core Slurm task as in a 2-core single-process run.
@@ -46,7 +54,7 @@ pub fn singular_values(h: &[f64], rows: usize, cols: usize) -> Vec<f64> {
     let no = faer::linalg::svd::ComputeSvdVectors::No;
     let scratch =
         faer::linalg::svd::svd_scratch::<f64>(rows, cols, no, no, par, Default::default());
-    faer::linalg::svd::svd(
+    let converged = faer::linalg::svd::svd(
         m.as_ref(),
         s.as_mut(),
         None,
@@ -54,14 +62,26 @@ pub fn singular_values(h: &[f64], rows: usize, cols: usize) -> Vec<f64> {
         par,
         faer::dyn_stack::MemStack::new(&mut faer::dyn_stack::MemBuffer::new(scratch)),
         Default::default(),
-    )
-    .expect("the SVD of a finite matrix converges");
-    s.column_vector().iter().copied().collect()
+    );
+    match converged {
+        Ok(()) => s.column_vector().iter().copied().collect(),
+        Err(_) => vec![f64::NAN; rows.min(cols)],
+    }
 }
 
-/// The four rank measures of `H` (`rows` samples × `cols` features, row-major, f64).
+/// The four rank measures of `H` (`rows` samples × `cols` features, row-major, f64); all NaN
+/// (numerical rank `None`) when `H` is not finite.
 pub fn rank_measures(h: &[f64], rows: usize, cols: usize) -> RankMeasures {
     let s = singular_values(h, rows, cols);
+    if s.iter().any(|v| v.is_nan()) {
+        return RankMeasures {
+            numerical_rank: None,
+            tolerance: f64::NAN,
+            stable_rank: f64::NAN,
+            effective_rank: f64::NAN,
+            orthogonality_gap: f64::NAN,
+        };
+    }
     let s_max = s.first().copied().unwrap_or(0.0);
     let tolerance = s_max * rows.max(cols) as f64 * f32::EPSILON as f64;
     let numerical_rank = s.iter().filter(|&&v| v > tolerance).count();
@@ -82,7 +102,7 @@ pub fn rank_measures(h: &[f64], rows: usize, cols: usize) -> RankMeasures {
         .sum();
     let effective_rank = if total > 0.0 { entropy.exp() } else { 0.0 };
     RankMeasures {
-        numerical_rank,
+        numerical_rank: Some(numerical_rank),
         tolerance,
         stable_rank,
         effective_rank,
@@ -90,9 +110,12 @@ pub fn rank_measures(h: &[f64], rows: usize, cols: usize) -> RankMeasures {
     }
 }
 
-/// `‖HHᵀ/‖H‖_F² − I_N/N‖_F` in f64.
+/// `‖HHᵀ/‖H‖_F² − I_N/N‖_F` in f64 (NaN when `H` is not finite).
 pub fn orthogonality_gap(h: &[f64], rows: usize, cols: usize) -> f64 {
     let frob: f64 = h.iter().map(|v| v * v).sum();
+    if !frob.is_finite() {
+        return f64::NAN;
+    }
     if frob == 0.0 {
         return 0.0;
     }
@@ -123,13 +146,17 @@ pub fn rank_measures_of<const D: usize>(h: Tensor<D>) -> RankMeasures {
 }
 
 /// The stable rank computed on the device in f32: `‖H‖_F²` by a reduction and `‖H‖₂²` by
-/// `iterations` steps of power iteration on the Gram matrix `HHᵀ` (or `HᵀH`, the smaller).
+/// `iterations` steps of power iteration on the Gram matrix `HHᵀ` (or `HᵀH`, the smaller); NaN
+/// when `H` is not finite (or its f32 Gram matrix overflows).
 pub fn stable_rank_on_device<const D: usize>(h: Tensor<D>, iterations: usize) -> f64 {
     let dims = h.dims();
     let rows = dims[0];
     let cols: usize = dims[1..].iter().product();
     let m = h.reshape([rows, cols]);
     let frobenius_sq = m.clone().square().sum().into_scalar::<f32>() as f64;
+    if !frobenius_sq.is_finite() {
+        return f64::NAN;
+    }
     let gram = if rows <= cols {
         m.clone().matmul(m.transpose())
     } else {
@@ -141,6 +168,9 @@ pub fn stable_rank_on_device<const D: usize>(h: Tensor<D>, iterations: usize) ->
     for _ in 0..iterations {
         let w = gram.clone().matmul(v);
         let norm = w.clone().square().sum().sqrt().into_scalar::<f32>() as f64;
+        if !norm.is_finite() {
+            return f64::NAN;
+        }
         if norm == 0.0 {
             return 0.0;
         }

@@ -20,8 +20,22 @@ pub struct Similarity {
     pub gram_stable_rank: f64,
 }
 
-/// [`Similarity`] of a row-major `rows × cols` matrix (one row per sample), in f64.
+/// [`Similarity`] of a row-major `rows × cols` matrix (one row per sample), in f64; both
+/// measures NaN when an entry is not finite (a diverged representation) or there is no sample
+/// or no feature.
 pub fn sample_similarity(h: &[f64], rows: usize, cols: usize) -> Similarity {
+    assert_eq!(
+        h.len(),
+        rows * cols,
+        "a {rows}×{cols} matrix has {} entries",
+        rows * cols
+    );
+    if rows == 0 || cols == 0 || !h.iter().all(|v| v.is_finite()) {
+        return Similarity {
+            mean_cosine: f64::NAN,
+            gram_stable_rank: f64::NAN,
+        };
+    }
     let normalized: Vec<f64> = h
         .chunks_exact(cols)
         .flat_map(|row| {
@@ -53,10 +67,10 @@ pub fn sample_similarity(h: &[f64], rows: usize, cols: usize) -> Similarity {
         .unwrap_or(0.0);
     Similarity {
         mean_cosine,
-        gram_stable_rank: if spectral > 0.0 {
-            trace / spectral
-        } else {
+        gram_stable_rank: if spectral == 0.0 {
             0.0
+        } else {
+            trace / spectral
         },
     }
 }

@@ -677,6 +677,7 @@ impl ReportConfig {
                 &format!("must be a positive multiple of stem_stride · 2^(stages − 1) = {shrink}"),
             ));
         }
+        self.data.validate()?;
         self.data.check().map_err(|e| match e {
             AnalysisError::Data { path, reason } => {
                 bad("data.dir".into(), path.display().to_string(), &reason)

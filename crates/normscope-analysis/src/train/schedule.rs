@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::AnalysisError;
+use crate::error::{in_range, positive_finite};
+
 /// How the learning rate changes with the step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -29,6 +32,19 @@ pub enum Schedule {
 }
 
 impl Schedule {
+    /// Checks the values, naming a bad one as `{table}.{field}` (`train.schedule.gamma`):
+    /// `gamma` finite and `> 0` (0 stops training at the first milestone, a negative factor
+    /// turns descent into ascent); `min_fraction` in `[0, 1]`.
+    pub fn validate_at(&self, table: &str) -> Result<(), AnalysisError> {
+        match self {
+            Schedule::Constant | Schedule::Warmup { .. } => Ok(()),
+            Schedule::Step { gamma, .. } => positive_finite(format!("{table}.gamma"), *gamma),
+            Schedule::Cosine { min_fraction } => {
+                in_range(format!("{table}.min_fraction"), *min_fraction, 0.0..=1.0)
+            }
+        }
+    }
+
     /// The rate at `step` (0-based) of a run of `total` steps with base rate `base`.
     pub fn rate(&self, base: f64, step: usize, total: usize) -> f64 {
         match self {

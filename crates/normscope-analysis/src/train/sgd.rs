@@ -7,6 +7,9 @@ use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use crate::AnalysisError;
+use crate::error::{in_range, non_negative_finite, positive_finite};
+
 /// Hyper-parameters of [`Sgd`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -29,6 +32,20 @@ impl Default for SgdConfig {
             weight_decay: 0.0,
             agc: None,
         }
+    }
+}
+
+impl SgdConfig {
+    /// Checks the values, naming a bad one as `{table}.{field}` (`train.sgd.momentum`):
+    /// `momentum` in `[0, 1)`, `weight_decay` finite and `≥ 0` (a negative decay grows the
+    /// weights), `agc` finite and `> 0` when set (0 would clip every gradient to zero).
+    pub fn validate_at(&self, table: &str) -> Result<(), AnalysisError> {
+        in_range(format!("{table}.momentum"), self.momentum, 0.0..1.0)?;
+        non_negative_finite(format!("{table}.weight_decay"), self.weight_decay)?;
+        if let Some(agc) = self.agc {
+            positive_finite(format!("{table}.agc"), agc)?;
+        }
+        Ok(())
     }
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{Schedule, Sgd, SgdConfig, accuracy, cross_entropy};
 use crate::AnalysisError;
 use crate::data::Dataset;
+use crate::error::{in_range, positive_finite};
 use crate::models::{Network, NetworkConfig, Probe};
 
 /// Hyper-parameters of a training run.
@@ -31,7 +32,8 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Log every this many steps (tracing, target `normscope::train`).
     pub log_every: usize,
-    /// A loss above this multiple of the first step's (or not finite) counts as divergence.
+    /// A loss above this multiple of the first step's (or not finite) counts as divergence
+    /// (finite, at least 1). Default 100.
     pub divergence_factor: f64,
 }
 
@@ -51,31 +53,30 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    /// Checks the values that would make training meaningless.
+    /// Checks the values that would make training meaningless, naming a bad one as
+    /// `train.{field}` ([`TrainConfig::validate_at`] for a table elsewhere).
     pub fn validate(&self) -> Result<(), AnalysisError> {
-        let bad = |key: &str, value: String, reason: &str| AnalysisError::Config {
-            key: key.into(),
-            value,
-            reason: reason.into(),
-        };
+        self.validate_at("train")
+    }
+
+    /// [`TrainConfig::validate`] for a training table at another path of its configuration
+    /// (`setup.train` in a training experiment's): at least 2 samples per batch; `lr` finite and
+    /// `> 0`; `divergence_factor` finite and `≥ 1` (NaN would turn divergence detection off, a
+    /// factor below 1 calls the first step diverged); the optimizer's and the schedule's values
+    /// ([`SgdConfig::validate_at`], [`Schedule::validate_at`]).
+    pub fn validate_at(&self, table: &str) -> Result<(), AnalysisError> {
+        let key = |field: &str| format!("{table}.{field}");
         if self.batch_size < 2 {
-            return Err(bad(
-                "batch_size",
-                self.batch_size.to_string(),
+            return Err(AnalysisError::config(
+                key("batch_size"),
+                self.batch_size,
                 "needs at least 2 samples per batch",
             ));
         }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(bad("lr", self.lr.to_string(), "must be finite and > 0"));
-        }
-        if !(0.0..1.0).contains(&self.sgd.momentum) {
-            return Err(bad(
-                "sgd.momentum",
-                self.sgd.momentum.to_string(),
-                "must be in [0, 1)",
-            ));
-        }
-        Ok(())
+        positive_finite(key("lr"), self.lr)?;
+        in_range(key("divergence_factor"), self.divergence_factor, 1.0..)?;
+        self.sgd.validate_at(&key("sgd"))?;
+        self.schedule.validate_at(&key("schedule"))
     }
 }
 

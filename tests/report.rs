@@ -465,5 +465,5 @@ fn settings_that_would_silently_change_the_experiment_are_refused() {
     assert_eq!(config_error(&long).0, "normalizers[0].label");
     let (key, value) = config_error("[interventions]\nlearning_rates = [0.1, 1e308]\n");
     assert_eq!(key, "interventions.learning_rates[1]");
-    assert!(value.starts_with("1000000"), "{value}");
+    assert_eq!(value, "1e308");
 }

@@ -98,6 +98,24 @@ pub(crate) fn at_least<T: Ord + std::fmt::Display>(
     }
 }
 
+/// `value ≤ max` for a count: a size that cannot be planned or built in memory is refused
+/// before the work, not after it hangs.
+pub(crate) fn at_most<T: Ord + std::fmt::Display>(
+    key: impl Into<String>,
+    value: T,
+    max: T,
+) -> Result<(), AnalysisError> {
+    if value <= max {
+        Ok(())
+    } else {
+        Err(AnalysisError::config(
+            key,
+            &value,
+            format!("must be at most {max}"),
+        ))
+    }
+}
+
 /// `value` is finite and lies in `range` (`0.0..1.0`, `1.0..`, `..=10.0`; `..` checks only that
 /// it is finite); the reason states the rule: `must be in [0, 1)`, `must be finite and >= 1`,
 /// `must be finite`. The value is written short (`1e308`, `NaN`, `-0.5`).

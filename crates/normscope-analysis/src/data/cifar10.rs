@@ -26,7 +26,7 @@ pub fn read_batch(path: &Path) -> Result<Dataset, AnalysisError> {
 /// The images and labels of a CIFAR-10 binary batch's `bytes` (read from `path`): at least one
 /// whole record, labels in `0..=9`; anything else is an [`AnalysisError::Data`] naming `path`.
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Dataset, AnalysisError> {
-    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(data_error(
             path,
             format!(

@@ -151,6 +151,9 @@ impl LayerDrift {
     }
 }
 
+/// One hidden representation's per-channel means and variances, each of length `C`.
+type ChannelMoments = (Vec<f64>, Vec<f64>);
+
 /// Per-channel means and variances of every hidden representation of `network` (a copy of the
 /// trained model) on `x`, in train mode, with the device's generator seeded to `noise_seed`.
 fn hidden_moments(
@@ -158,7 +161,7 @@ fn hidden_moments(
     trainer: &Trainer,
     x: &Tensor<4>,
     noise_seed: u64,
-) -> Result<Vec<(Vec<f64>, Vec<f64>)>, AnalysisError> {
+) -> Result<Vec<ChannelMoments>, AnalysisError> {
     let device = trainer.device().clone().inner();
     let model = config
         .init(&device)?

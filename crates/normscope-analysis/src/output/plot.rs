@@ -758,14 +758,12 @@ impl<R: Ranged<ValueType = f64>> Ranged for Ticked<R> {
     }
 }
 
+/// A marker's filled shape and, for a hollow marker, its outline.
+type MarkerElements = (Polygon<(i32, i32)>, Option<PathElement<(i32, i32)>>);
+
 /// A marker of `shape` around its point, in pixel offsets: the filled shape, and for a hollow
 /// one (a control arm) the outline drawn over a white fill.
-fn marker(
-    shape: Marker,
-    radius: f64,
-    colour: RGBColor,
-    hollow: bool,
-) -> (Polygon<(i32, i32)>, Option<PathElement<(i32, i32)>>) {
+fn marker(shape: Marker, radius: f64, colour: RGBColor, hollow: bool) -> MarkerElements {
     let outline = shape.outline(radius);
     if hollow {
         let mut closed = outline.clone();

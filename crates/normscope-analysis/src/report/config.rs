@@ -1,7 +1,6 @@
 //! The battery's configuration: which normalizers, which network, data and training; presets per
 //! scale; TOML overrides; validation before any work.
 
-use burn::tensor::Device;
 use normscope_core::{
     BatchNormConfig, GhostBatchNormConfig, GroupNormConfig, LayerNormConfig, LpBatchNormConfig,
     LpOrder, MeanOnlyConfig, NoisyBatchNormConfig, NormConfig, VarianceOnlyConfig,
@@ -467,17 +466,19 @@ impl ReportConfig {
             return config;
         }
         config.data = data.clone();
-        let [_, size, _] = data.image_shape();
         let (steps, sweep_steps, seeds) = match scale {
             Scale::Quick => (40, 30, 1),
             Scale::Default => (600, 300, 3),
             Scale::Full => (6_000, 3_000, 5),
         };
+        let [channels, size, _] = data.image_shape();
         config.network = ResNetConfig {
             blocks: 2,
             stages: 2,
             width: 16,
+            channels,
             size,
+            classes: data.classes(),
             stem_stride: 2,
             ..Default::default()
         };
@@ -566,6 +567,15 @@ impl ReportConfig {
                 .unwrap_or(&reason)
                 .trim()
                 .to_string();
+            // A bad value inside a tagged table (`[data]`, a normalizer): serde stops at the
+            // table; name the field whose value the message quotes (`integer `-1``).
+            if let Some(table) = value.and_then(|v| v.as_table())
+                && let Some(quoted) = reason.split('`').nth(1).and_then(|q| q.parse::<i64>().ok())
+                && let Some((field, v)) = table.iter().find(|(_, v)| v.as_integer() == Some(quoted))
+            {
+                key = format!("{key}.{field}");
+                value = Some(v);
+            }
             // An unknown variant of a tagged enum (a normalizer's or the data's `kind`): name the
             // tag itself.
             if reason.contains("variant")
@@ -600,396 +610,6 @@ impl ReportConfig {
             ..self.network.clone()
         }
     }
-
-    /// Checks everything before any work: the normalizers (and that each can be built in the
-    /// network), the sizes, the training values and that the data can be found.
-    pub fn validate(&self, device: &Device) -> Result<(), AnalysisError> {
-        let bad = |key: String, value: String, reason: &str| AnalysisError::Config {
-            key,
-            value,
-            reason: reason.into(),
-        };
-        if self.normalizers.is_empty() {
-            return Err(bad(
-                "normalizers".into(),
-                "[]".into(),
-                "needs at least one normalizer",
-            ));
-        }
-        self.validate_entries("normalizers", &self.normalizers)?;
-        self.validate_network_and_data()?;
-        self.train.validate()?;
-        if self.train.steps == 0 {
-            return Err(bad("train.steps".into(), "0".into(), "must be at least 1"));
-        }
-        if self.seeds == 0 {
-            return Err(bad("seeds".into(), "0".into(), "must be at least 1"));
-        }
-        if self.init_batch < 2 {
-            return Err(bad(
-                "init_batch".into(),
-                self.init_batch.to_string(),
-                "needs at least 2 samples",
-            ));
-        }
-        if let Some(&step) = self.probe_steps.iter().find(|&&s| s >= self.train.steps) {
-            return Err(bad(
-                "probe_steps".into(),
-                step.to_string(),
-                "every probe step must be below train.steps",
-            ));
-        }
-        if !(self.target_loss.is_finite() && self.target_loss > 0.0) {
-            return Err(bad(
-                "target_loss".into(),
-                self.target_loss.to_string(),
-                "must be finite and > 0",
-            ));
-        }
-        self.validate_interventions()?;
-        self.validate_sizes()?;
-        self.validate_unit_names()?;
-        self.validate_builds(device)
-    }
-
-    /// The network's sizes, and that the data is there and fits it.
-    fn validate_network_and_data(&self) -> Result<(), AnalysisError> {
-        let bad = |key: String, value: String, reason: &str| AnalysisError::Config {
-            key,
-            value,
-            reason: reason.into(),
-        };
-        let n = &self.network;
-        for (key, value) in [
-            ("network.blocks", n.blocks),
-            ("network.stages", n.stages),
-            ("network.width", n.width),
-        ] {
-            if value == 0 {
-                return Err(bad(key.into(), "0".into(), "must be at least 1"));
-            }
-        }
-        let shrink = n.stem_stride.max(1) << (n.stages - 1).min(20);
-        if n.size < shrink || !n.size.is_multiple_of(shrink) {
-            return Err(bad(
-                "network.size".into(),
-                n.size.to_string(),
-                &format!("must be a positive multiple of stem_stride · 2^(stages − 1) = {shrink}"),
-            ));
-        }
-        self.data.validate()?;
-        self.data.check().map_err(|e| match e {
-            AnalysisError::Data { path, reason } => {
-                bad("data.dir".into(), path.display().to_string(), &reason)
-            }
-            e => e,
-        })?;
-        if let DataSource::Synthetic(s) = &self.data
-            && s.size != n.size
-        {
-            return Err(bad(
-                "data.size".into(),
-                s.size.to_string(),
-                &format!("must equal network.size = {}", n.size),
-            ));
-        }
-        // The network takes the data's image size.
-        let [_, size, _] = self.data.image_shape();
-        if size % shrink != 0 {
-            return Err(bad(
-                "network.stages".into(),
-                n.stages.to_string(),
-                &format!(
-                    "{} images of side {size} cannot be halved {} times",
-                    self.data.name(),
-                    n.stages - 1
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Every normalizer fits the network's channel counts and shapes (GroupNorm's groups).
-    fn validate_builds(&self, device: &Device) -> Result<(), AnalysisError> {
-        let bad = |key: String, value: String, reason: &str| AnalysisError::Config {
-            key,
-            value,
-            reason: reason.into(),
-        };
-        let iv = &self.interventions;
-        for (key, entries) in [
-            ("normalizers", &self.normalizers),
-            ("interventions.lr_normalizers", &iv.lr_normalizers),
-            ("interventions.depth_normalizers", &iv.depth_normalizers),
-        ] {
-            for (i, entry) in entries.iter().enumerate() {
-                let [channels, size, _] = self.data.image_shape();
-                self.network_for(entry, channels, size, self.data.classes())
-                    .init(device)
-                    .map_err(|e| bad(format!("{key}[{i}]"), entry.label.clone(), &e.to_string()))?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Batches no larger than the training set (a larger one would silently shrink to it, and
-    /// the report would print the configured size), and seeds that do not overflow.
-    fn validate_sizes(&self) -> Result<(), AnalysisError> {
-        let bad = |key: &str, value: String, reason: String| AnalysisError::Config {
-            key: key.into(),
-            value,
-            reason,
-        };
-        if let DataSource::Synthetic(s) = &self.data {
-            let sweep = self.interventions.batch_sizes.iter().enumerate();
-            let sizes = [
-                ("train.batch_size".to_string(), self.train.batch_size),
-                ("init_batch".to_string(), self.init_batch),
-            ]
-            .into_iter()
-            .chain(sweep.map(|(i, &b)| (format!("interventions.batch_sizes[{i}]"), b)));
-            for (key, value) in sizes {
-                if value > s.train {
-                    return Err(bad(
-                        &key,
-                        value.to_string(),
-                        format!(
-                            "is more than the training set's {} samples (data.train)",
-                            s.train
-                        ),
-                    ));
-                }
-            }
-        }
-        let seeds = self.seeds.max(self.interventions.seeds) as u64;
-        if self.train.seed.checked_add(seeds).is_none() {
-            return Err(bad(
-                "train.seed",
-                self.train.seed.to_string(),
-                format!(
-                    "the seeds of the run, train.seed + 0 … {seeds} − 1, overflow a 64-bit seed"
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Every unit's file name fits a file system's limit (255 bytes, with room for the writer's
-    /// temporary name): labels of at most [`MAX_LABEL`] bytes and learning rates that print in at
-    /// most [`MAX_POINT`] characters, refused here and not after the work (`1e308` prints as 309
-    /// digits).
-    fn validate_unit_names(&self) -> Result<(), AnalysisError> {
-        let iv = &self.interventions;
-        for (key, entries) in [
-            ("normalizers", &self.normalizers),
-            ("interventions.lr_normalizers", &iv.lr_normalizers),
-            ("interventions.depth_normalizers", &iv.depth_normalizers),
-        ] {
-            if let Some((i, e)) = entries
-                .iter()
-                .enumerate()
-                .find(|(_, e)| e.label.len() > MAX_LABEL)
-            {
-                return Err(AnalysisError::Config {
-                    key: format!("{key}[{i}].label"),
-                    value: format!("{}…", e.label.chars().take(40).collect::<String>()),
-                    reason: format!(
-                        "is {} bytes long: a label names its units' files and must be at most {MAX_LABEL} bytes",
-                        e.label.len()
-                    ),
-                });
-            }
-        }
-        if let Some((i, lr)) = iv
-            .learning_rates
-            .iter()
-            .enumerate()
-            .find(|(_, lr)| lr.to_string().len() > MAX_POINT)
-        {
-            return Err(AnalysisError::Config {
-                key: format!("interventions.learning_rates[{i}]"),
-                value: lr.to_string().chars().take(40).collect(),
-                reason: format!(
-                    "prints in {} characters: a learning rate names its units' files and must print in at most {MAX_POINT}",
-                    lr.to_string().len()
-                ),
-            });
-        }
-        Ok(())
-    }
-
-    /// Unique labels (also as file names), valid normalizers, GhostBatchNorm's virtual batch.
-    fn validate_entries(&self, key: &str, entries: &[Entry]) -> Result<(), AnalysisError> {
-        let bad = |key: String, value: String, reason: &str| AnalysisError::Config {
-            key,
-            value,
-            reason: reason.into(),
-        };
-        for (i, entry) in entries.iter().enumerate() {
-            if entries[..i].iter().any(|e| e.label == entry.label) {
-                return Err(bad(
-                    format!("{key}[{i}].label"),
-                    entry.label.clone(),
-                    "labels must be unique",
-                ));
-            }
-            let file_name = slug(&entry.label);
-            if let Some(other) = entries[..i].iter().find(|e| slug(&e.label) == file_name) {
-                return Err(bad(
-                    format!("{key}[{i}].label"),
-                    entry.label.clone(),
-                    &format!(
-                        "its units' files would be those of `{}` (both are `{file_name}` in a file name): labels must differ in more than case and punctuation",
-                        other.label
-                    ),
-                ));
-            }
-            if let Some(p) = &entry.pretrain
-                && !(p.lr.is_finite() && p.lr > 0.0)
-            {
-                return Err(bad(
-                    format!("{key}[{i}].pretrain.lr"),
-                    p.lr.to_string(),
-                    "must be finite and > 0",
-                ));
-            }
-            entry.norm.validate().map_err(|e| {
-                bad(
-                    format!("{key}[{i}].norm"),
-                    entry.norm.label(),
-                    &e.to_string(),
-                )
-            })?;
-            if let NormConfig::GhostBatchNorm(g) = &entry.norm
-                && (!self.train.batch_size.is_multiple_of(g.virtual_batch_size)
-                    || !self.init_batch.is_multiple_of(g.virtual_batch_size))
-            {
-                return Err(bad(
-                    format!("{key}[{i}].norm.virtual_batch_size"),
-                    g.virtual_batch_size.to_string(),
-                    "must divide train.batch_size and init_batch",
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// The sweeps' grids, seeds and arms.
-    fn validate_interventions(&self) -> Result<(), AnalysisError> {
-        let iv = &self.interventions;
-        let bad = |key: &str, value: String, reason: &str| AnalysisError::Config {
-            key: format!("interventions.{key}"),
-            value,
-            reason: reason.into(),
-        };
-        let sweeps = !(iv.learning_rates.is_empty() || iv.lr_normalizers.is_empty())
-            || !(iv.depths.is_empty() || iv.depth_normalizers.is_empty())
-            || !(iv.rank.depths.is_empty() || iv.rank.normalizers.is_empty());
-        if sweeps && iv.seeds == 0 {
-            return Err(bad("seeds", "0".into(), "must be at least 1"));
-        }
-        for (key, steps) in [("steps", iv.steps), ("rank.steps", iv.rank.steps)] {
-            if sweeps && steps < crate::train::FINAL_WINDOW {
-                return Err(bad(
-                    key,
-                    steps.to_string(),
-                    "must be at least 10 (the final loss is the mean of the last 10 steps)",
-                ));
-            }
-        }
-        rates("interventions.learning_rates", &iv.learning_rates)?;
-        rates(
-            "interventions.depth_learning_rates",
-            &iv.depth_learning_rates,
-        )?;
-        rates("interventions.rank.learning_rates", &iv.rank.learning_rates)?;
-        counts("interventions.depths", &iv.depths, 1)?;
-        counts("interventions.rank.depths", &iv.rank.depths, 1)?;
-        counts(
-            "interventions.budgets",
-            &iv.budgets,
-            crate::train::FINAL_WINDOW,
-        )?;
-        counts("interventions.batch_sizes", &iv.batch_sizes, 2)?;
-        if !iv.depths.is_empty() && !iv.depth_learning_rates.contains(&iv.depth_lr) {
-            return Err(bad(
-                "depth_lr",
-                iv.depth_lr.to_string(),
-                &format!(
-                    "must be one of depth_learning_rates {:?} (the fixed-rate figure reads those runs)",
-                    iv.depth_learning_rates
-                ),
-            ));
-        }
-        if let Some(&last) = iv.budgets.last()
-            && last != iv.steps
-        {
-            return Err(bad(
-                &format!("budgets[{}]", iv.budgets.len() - 1),
-                last.to_string(),
-                &format!(
-                    "the largest budget must be interventions.steps = {}",
-                    iv.steps
-                ),
-            ));
-        }
-        if !iv.batch_sizes.is_empty() && !iv.budgets.contains(&iv.batch_budget) {
-            return Err(bad(
-                "batch_budget",
-                iv.batch_budget.to_string(),
-                &format!("must be one of budgets {:?}", iv.budgets),
-            ));
-        }
-        if iv.rank.width == 0 {
-            return Err(bad("rank.width", "0".into(), "must be at least 1"));
-        }
-        for (key, entries) in [
-            ("interventions.lr_normalizers", &iv.lr_normalizers),
-            ("interventions.depth_normalizers", &iv.depth_normalizers),
-            ("interventions.rank.normalizers", &iv.rank.normalizers),
-        ] {
-            self.validate_entries(key, entries)?;
-        }
-        Ok(())
-    }
-}
-
-/// A grid of learning rates: finite, positive, strictly ascending.
-fn rates(key: &str, grid: &[f64]) -> Result<(), AnalysisError> {
-    for (i, lr) in grid.iter().enumerate() {
-        let reason = if !(lr.is_finite() && *lr > 0.0) {
-            "must be finite and > 0"
-        } else if i > 0 && *lr <= grid[i - 1] {
-            "the grid must be strictly ascending"
-        } else {
-            continue;
-        };
-        return Err(AnalysisError::Config {
-            key: format!("{key}[{i}]"),
-            value: lr.to_string(),
-            reason: reason.into(),
-        });
-    }
-    Ok(())
-}
-
-/// A grid of counts (depths, budgets, batch sizes): each at least `min`, strictly ascending.
-fn counts(key: &str, grid: &[usize], min: usize) -> Result<(), AnalysisError> {
-    for (i, &v) in grid.iter().enumerate() {
-        let reason = if v < min {
-            format!("must be at least {min}")
-        } else if i > 0 && v <= grid[i - 1] {
-            "the values must be strictly ascending".to_string()
-        } else {
-            continue;
-        };
-        return Err(AnalysisError::Config {
-            key: format!("{key}[{i}]"),
-            value: v.to_string(),
-            reason,
-        });
-    }
-    Ok(())
 }
 
 /// The value at `path` in `value`.

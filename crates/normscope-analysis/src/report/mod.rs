@@ -22,6 +22,7 @@ pub mod explanation;
 pub mod judge;
 pub mod present;
 pub mod units;
+pub mod validate;
 
 pub use config::{Entry, InterventionConfig, ReportConfig, Scale, default_normalizers, skip_init};
 pub use explanation::{Explanation, InterventionKind, Role};

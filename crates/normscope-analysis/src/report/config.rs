@@ -4,7 +4,7 @@
 use burn::tensor::Device;
 use normscope_core::{
     BatchNormConfig, GhostBatchNormConfig, GroupNormConfig, LayerNormConfig, LpBatchNormConfig,
-    LpOrder, MeanOnlyConfig, NoisyBatchNormConfig, NormConfig, VarianceOnlyConfig,
+    LpOrder, MeanOnlyConfig, NoiseOnlyConfig, NoisyBatchNormConfig, NormConfig, VarianceOnlyConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -227,7 +227,7 @@ pub fn default_normalizers() -> Vec<Entry> {
             control: true,
             ..Entry::new(
                 roles::NOISE_ONLY,
-                NormConfig::NoisyBatchNorm(NoisyBatchNormConfig::new().with_normalize(false)),
+                NormConfig::NoiseOnly(NoiseOnlyConfig::new()),
             )
         },
         Entry::new("MeanOnly", NormConfig::MeanOnly(MeanOnlyConfig::new())),

@@ -144,6 +144,25 @@ impl RunningInit {
     }
 }
 
+/// The running fields of a layer whose statistics are optional (`track_running_stats`):
+/// `(running_mean, running_var, num_batches_tracked, training)`, all `None` without them.
+pub(crate) type OptionalRunning = (
+    Option<RunningState<Tensor<1>>>,
+    Option<RunningState<Tensor<1>>>,
+    Option<RunningState<Tensor<1>>>,
+    Option<Param<Flag>>,
+);
+
+impl RunningInit {
+    /// [`RunningInit::new`] as a layer's optional fields, when `track`.
+    pub fn optional(len: usize, track: bool, device: &Device) -> OptionalRunning {
+        match track.then(|| RunningInit::new(len, device)) {
+            Some(r) => (Some(r.mean), Some(r.var), Some(r.count), Some(r.training)),
+            None => (None, None, None, None),
+        }
+    }
+}
+
 /// A fresh `num_batches_tracked`: one value, `0`. burn keeps running state as float tensors, so
 /// the count is a float (exact up to 2²⁴ batches in f32); PyTorch's is an `int64` scalar.
 pub(crate) fn batches_tracked(device: &Device) -> RunningState<Tensor<1>> {

@@ -47,13 +47,8 @@ impl BatchNormConfig {
         check_features(NAME, num_features)?;
         self.validate()?;
         let (weight, bias) = init_affine(num_features, self.affine, device);
-        let running = self
-            .track_running_stats
-            .then(|| RunningInit::new(num_features, device));
-        let (running_mean, running_var, num_batches_tracked, training) = match running {
-            Some(r) => (Some(r.mean), Some(r.var), Some(r.count), Some(r.training)),
-            None => (None, None, None, None),
-        };
+        let (running_mean, running_var, num_batches_tracked, training) =
+            RunningInit::optional(num_features, self.track_running_stats, device);
         Ok(BatchNorm {
             weight,
             bias,

@@ -17,13 +17,12 @@ norm_config! {
     /// values were not retrieved (see `docs/metrics.md`). The same noise without the BatchNorm
     /// is its own kind, [`NoiseOnlyConfig`] ([`NoisyBatchNormConfig::noise_only`]).
     pub struct NoisyBatchNormConfig {
-        /// `n_μ`: each step, each channel's shift is drawn from `U(−n_μ, n_μ)`. Default 0.5.
-        noise_mean_max / with_noise_mean_max: f64 = 0.5,
-        /// `n_σ`: each step, each channel's scale is drawn from `U(1, n_σ)`. Default 1.5.
-        noise_scale_max / with_noise_scale_max: f64 = 1.5,
-        /// Draw the shift and scale for every activation of every sample (i.i.d.) instead of once
-        /// per channel and step. Per channel (default) shifts each channel's distribution and
-        /// keeps what tells the samples apart; per sample also buries the signal in noise.
+        /// `n_μ` of the shift `U(−n_μ, n_μ)`, as [`NoiseOnlyConfig::noise_mean_max`]. Default 0.5.
+        noise_mean_max / with_noise_mean_max: f64 = NoiseOnlyConfig::new().noise_mean_max,
+        /// `n_σ` of the scale `U(1, n_σ)`, as [`NoiseOnlyConfig::noise_scale_max`]. Default 1.5.
+        noise_scale_max / with_noise_scale_max: f64 = NoiseOnlyConfig::new().noise_scale_max,
+        /// One draw per activation of every sample, as [`NoiseOnlyConfig::per_sample`].
+        /// Default false.
         per_sample / with_per_sample: bool = false,
         /// Running-statistics momentum of the BatchNorm (a number or `"cumulative"`, see
         /// [`BatchNormConfig::momentum`]). Default 0.1.

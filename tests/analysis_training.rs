@@ -376,7 +376,7 @@ fn checkpoint_and_resume_continue_the_same_run() {
 #[test]
 fn every_normalizer_agrees_between_train_and_eval_mode_on_the_batch_its_statistics_came_from() {
     use normscope::analysis::report::{ReportConfig, Scale, default_normalizers};
-    use normscope::{GhostBatchNormConfig, Mode, NoisyBatchNormConfig};
+    use normscope::{GhostBatchNormConfig, Mode, NoiseOnlyConfig, NoisyBatchNormConfig};
     let device = Device::ndarray();
     let config = ReportConfig::preset(Scale::Quick);
     let (data, _) = DataSource::Synthetic(SyntheticConfig {
@@ -395,11 +395,15 @@ fn every_normalizer_agrees_between_train_and_eval_mode_on_the_batch_its_statisti
             NormConfig::GhostBatchNorm(_) => {
                 NormConfig::GhostBatchNorm(GhostBatchNormConfig::new().with_virtual_batch_size(32))
             }
-            NormConfig::NoisyBatchNorm(c) => NormConfig::NoisyBatchNorm(
+            NormConfig::NoisyBatchNorm(_) => NormConfig::NoisyBatchNorm(
                 NoisyBatchNormConfig::new()
                     .with_noise_mean_max(0.0)
-                    .with_noise_scale_max(1.0)
-                    .with_normalize(c.normalize),
+                    .with_noise_scale_max(1.0),
+            ),
+            NormConfig::NoiseOnly(_) => NormConfig::NoiseOnly(
+                NoiseOnlyConfig::new()
+                    .with_noise_mean_max(0.0)
+                    .with_noise_scale_max(1.0),
             ),
             norm => norm,
         };

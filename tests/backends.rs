@@ -46,6 +46,10 @@ macro_rules! backend_suite {
                 suite::noisy_batch_norm(&device());
             }
             #[test]
+            fn running_statistics() {
+                suite::running_statistics(&device());
+            }
+            #[test]
             fn layer_norm() {
                 suite::layer_norm(&device());
             }

@@ -33,6 +33,8 @@ fn every_channelwise_config() -> Vec<NormConfig> {
         kind = "mean_only"
         [[norm]]
         kind = "noisy_batch_norm"
+        [[norm]]
+        kind = "noise_only"
     "#;
     #[derive(serde::Deserialize)]
     struct List {
@@ -281,4 +283,56 @@ fn other_parameters() {
             .to_string()
             .contains("noise_scale_max")
     );
+}
+
+/// InstanceNorm without running statistics normalizes with the input's own statistics in eval
+/// mode too, so one spatial element per channel is refused there as in train mode (PyTorch
+/// raises in both) instead of coming out as `β` (zeros). With running statistics eval mode uses
+/// them and takes `[N, C]`.
+#[test]
+fn instance_norm_one_spatial_element_in_eval_mode() {
+    let layer = InstanceNormConfig::new().init(3, &device()).unwrap();
+    for mode in [Mode::Train, Mode::Eval] {
+        let err = layer
+            .try_forward(Tensor::<2>::ones([4, 3], &device()), mode)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            NormError::SingleSpatialElement {
+                layer: "InstanceNorm",
+                shape: vec![4, 3]
+            },
+            "{mode:?}"
+        );
+        let err = layer
+            .try_forward(Tensor::<3>::ones([4, 3, 1], &device()), mode)
+            .unwrap_err();
+        assert!(
+            matches!(err, NormError::SingleSpatialElement { .. }),
+            "{err}"
+        );
+    }
+    let tracked = InstanceNormConfig::new()
+        .with_track_running_stats(true)
+        .init(3, &device())
+        .unwrap();
+    tracked
+        .try_forward(Tensor::<2>::ones([4, 3], &device()), Mode::Eval)
+        .unwrap();
+}
+
+#[test]
+fn momentum_outside_the_unit_interval_names_the_cumulative_alternative() {
+    let err = BatchNormConfig::new()
+        .with_momentum(1.5)
+        .init(3, &device())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "BatchNorm: expected momentum in [0, 1] (or \"cumulative\"), got momentum = 1.5"
+    );
+    BatchNormConfig::new()
+        .with_momentum(None)
+        .init(3, &device())
+        .unwrap();
 }

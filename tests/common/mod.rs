@@ -43,6 +43,31 @@ pub fn tensor<const D: usize>(data: &[f64], dims: [usize; D], device: &Device) -
     Tensor::from_data(TensorData::new(values, dims), device)
 }
 
+/// The dotted path of every float tensor `module` records, in visiting order (what a burn
+/// record, or a PyTorch `state_dict`, names them).
+pub fn record_paths<M: burn::module::Module>(module: &M) -> Vec<String> {
+    use burn::module::{ModuleVisitor, Param};
+    #[derive(Default)]
+    struct Paths {
+        stack: Vec<String>,
+        paths: Vec<String>,
+    }
+    impl ModuleVisitor for Paths {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.stack.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.stack.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, _param: &Param<Tensor<D>>) {
+            self.paths.push(self.stack.join("."));
+        }
+    }
+    let mut visitor = Paths::default();
+    module.visit(&mut visitor);
+    visitor.paths
+}
+
 /// A tensor's values as f64.
 pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
     t.into_data().iter::<f64>().collect()

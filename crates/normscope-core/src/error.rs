@@ -4,6 +4,7 @@ use thiserror::Error;
 
 /// What went wrong building or running a normalizer. Every variant names the layer.
 #[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
 pub enum NormError {
     /// A layer was asked for zero features (channels).
     #[error("{layer}: expected at least one feature, got num_features = 0")]
@@ -42,7 +43,7 @@ pub enum NormError {
         eps: f64,
     },
     /// `momentum` is outside `[0, 1]` or not finite.
-    #[error("{layer}: expected momentum in [0, 1], got momentum = {momentum}")]
+    #[error("{layer}: expected momentum in [0, 1] (or \"cumulative\"), got momentum = {momentum}")]
     InvalidMomentum {
         /// The layer.
         layer: &'static str,
@@ -117,7 +118,9 @@ pub enum NormError {
         /// The input shape.
         shape: Vec<usize>,
     },
-    /// InstanceNorm trained on one spatial element per channel (PyTorch raises the same).
+    /// InstanceNorm normalizing with the input's own statistics (train mode, or eval mode without
+    /// running statistics) on one spatial element per channel, where every output would be `β`.
+    /// PyTorch raises the same, with the same message, in both modes.
     #[error(
         "{layer}: Expected more than 1 spatial element when training, got input size {shape:?}"
     )]
@@ -125,6 +128,33 @@ pub enum NormError {
         /// The layer.
         layer: &'static str,
         /// The input shape.
+        shape: Vec<usize>,
+    },
+    /// An operation on running statistics (freezing them, folding the eval-mode map into a
+    /// weight layer) asked of a layer that keeps none: BatchNorm or InstanceNorm with
+    /// `track_running_stats = false`, or a per-sample normalizer (LayerNorm, GroupNorm, …) whose
+    /// eval mode normalizes with the input's own statistics.
+    #[error(
+        "{layer}: cannot {operation}: the layer keeps no running statistics (its eval mode uses the input's own statistics)"
+    )]
+    NoRunningStatistics {
+        /// The layer.
+        layer: &'static str,
+        /// What was asked (`"freeze its statistics"`, `"fold it into a weight layer"`).
+        operation: &'static str,
+    },
+    /// Folding a normalizer into a weight layer (or building its per-channel map) with shapes
+    /// that do not match: the weight's output channels, the bias or a statistic of another
+    /// length than the normalizer's channels.
+    #[error("{layer}: cannot fold: expected {what} with {expected} channels, got shape {shape:?}")]
+    FoldShapeMismatch {
+        /// The layer.
+        layer: &'static str,
+        /// Which tensor, with the axis that must match (`"a conv weight [C_out, ...]"`).
+        what: &'static str,
+        /// The normalizer's channel count.
+        expected: usize,
+        /// The shape that came.
         shape: Vec<usize>,
     },
     /// The input is empty (a zero dimension).
@@ -137,8 +167,9 @@ pub enum NormError {
     },
 }
 
-/// `Result` with [`NormError`].
-pub type Result<T> = core::result::Result<T, NormError>;
+/// `Result` with [`NormError`] (crate-internal: a public alias would shadow `std`'s `Result` in
+/// every `use normscope::*`).
+pub(crate) type Result<T> = core::result::Result<T, NormError>;
 
 pub(crate) fn check_eps(layer: &'static str, eps: f64) -> Result<()> {
     if eps.is_finite() && eps > 0.0 {
@@ -148,12 +179,8 @@ pub(crate) fn check_eps(layer: &'static str, eps: f64) -> Result<()> {
     }
 }
 
-pub(crate) fn check_momentum(layer: &'static str, momentum: f64) -> Result<()> {
-    if momentum.is_finite() && (0.0..=1.0).contains(&momentum) {
-        Ok(())
-    } else {
-        Err(NormError::InvalidMomentum { layer, momentum })
-    }
+pub(crate) fn check_momentum(layer: &'static str, momentum: crate::Momentum) -> Result<()> {
+    momentum.check(layer)
 }
 
 pub(crate) fn check_features(layer: &'static str, num_features: usize) -> Result<()> {

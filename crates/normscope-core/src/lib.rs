@@ -25,15 +25,20 @@
 
 mod config;
 mod error;
+pub mod fold;
 pub mod functional;
 pub mod layers;
 mod mode;
 mod normalization;
 pub mod ops;
+mod running;
 
 pub use config::{Norm, NormConfig};
-pub use error::{NormError, Result};
+pub use error::NormError;
+pub(crate) use error::Result;
+pub use fold::{ChannelAffine, fuse_conv_bn_weights, fuse_linear_bn_weights};
 pub use functional::Kernel;
 pub use layers::*;
 pub use mode::Mode;
 pub use normalization::Normalization;
+pub use running::{Momentum, StatisticsMapper, freeze_statistics, unfreeze_statistics};

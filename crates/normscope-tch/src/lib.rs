@@ -2,10 +2,10 @@
 //!
 //! normscope on libtorch (CPU and CUDA) through tch 0.22:
 //!
-//! - [`ops`]: the normalization operations on `tch::Tensor` with ATen's own fused kernels, one
+//! - `ops`: the normalization operations on `tch::Tensor` with ATen's own fused kernels, one
 //!   call each way (cuDNN's BatchNorm on CUDA where PyTorch would pick it). `normscope-core`
 //!   runs them for its `NormOps` extension on burn's LibTorch backend.
-//! - [`nn`]: native `tch::nn::ModuleT` layers for the normalizers PyTorch lacks (GhostBatchNorm,
+//! - `nn`: native `tch::nn::ModuleT` layers for the normalizers PyTorch lacks (GhostBatchNorm,
 //!   BatchRenorm, ℓp-BN, VarianceOnly, MeanOnly, NoisyBatchNorm), for tch users without burn.
 //!
 //! The crate is empty unless its `tch` feature is on (so that `cargo test --workspace` builds

@@ -11,7 +11,7 @@
 //! gradient: read `x`, `dy`, write `dx`) — the streaming minimum; a group of at most 8192 values
 //! is held on chip instead, 2·|x| forward and 3·|x| backward. Large groups are split across
 //! several workgroups with a second-stage combine; loads are 16-byte vectors where the extents
-//! allow (see [`kernels`]).
+//! allow (see the `kernels` module, with feature `wgpu`).
 #![cfg_attr(not(feature = "wgpu"), allow(unused))]
 
 #[cfg(feature = "wgpu")]

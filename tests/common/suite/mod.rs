@@ -24,6 +24,7 @@ pub mod batch_family;
 pub mod gradients;
 pub mod per_sample;
 pub mod precision;
+pub mod running;
 
 // Each test binary runs a different part of the suite.
 #[allow(unused_imports)]
@@ -37,6 +38,8 @@ pub use gradients::gradients;
 pub use per_sample::{group_norm, identity, instance_norm, layer_norm, rms_norm};
 #[allow(unused_imports)]
 pub use precision::large_offset;
+#[allow(unused_imports)]
+pub use running::running_statistics;
 
 const EPS: f64 = 1e-5;
 const MOMENTUM: f64 = 0.2;

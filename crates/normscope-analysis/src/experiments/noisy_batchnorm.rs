@@ -18,7 +18,7 @@ use crate::output::{Chart, Figure, Section, Series, Table};
 pub struct NoisyBatchNormExperiment {
     /// Network, data, optimizer.
     pub setup: Setup,
-    /// The noise (its normalize flag is set per variant).
+    /// The noise (the noise-only variant takes its [`NoisyBatchNormConfig::noise_only`]).
     pub noise: NoisyBatchNormConfig,
     /// Evaluate on the test set every this many steps.
     pub eval_every: usize,
@@ -48,11 +48,11 @@ impl NoisyBatchNormExperiment {
             ("BatchNorm".into(), NormConfig::default()),
             (
                 "noisy BatchNorm".into(),
-                NormConfig::NoisyBatchNorm(self.noise.clone().with_normalize(true)),
+                NormConfig::NoisyBatchNorm(self.noise.clone()),
             ),
             (
                 "noise, no BatchNorm".into(),
-                NormConfig::NoisyBatchNorm(self.noise.clone().with_normalize(false)),
+                NormConfig::NoiseOnly(self.noise.noise_only()),
             ),
         ]
     }

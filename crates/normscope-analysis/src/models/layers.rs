@@ -113,7 +113,7 @@ impl Conv {
 
     /// `[N, C_in, H, W] → [N, C_out, ⌈H/stride⌉, ⌈W/stride⌉]` ("same" padding `k/2`).
     ///
-    /// On NdArray the convolution is normscope's own operation ([`super::conv_ops`]: im2col and
+    /// On NdArray the convolution is normscope's own operation ([`ConvOps`](super::ConvOps): im2col and
     /// one GEMM per sample, with its own backward): burn-ndarray's direct convolution has a scalar
     /// input-gradient loop that made it 3–5× slower on this crate's networks. Other backends use
     /// their native (cuDNN, CubeCL) convolution.

@@ -4,6 +4,7 @@
 //! without changing the model per metric.
 
 mod conv_ops;
+mod fold;
 mod init;
 mod layers;
 mod mlp;

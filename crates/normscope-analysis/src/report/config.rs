@@ -348,7 +348,7 @@ pub fn default_normalizers() -> Vec<Entry> {
             control: true,
             ..Entry::of(
                 Role::NoiseOnly,
-                NormConfig::NoisyBatchNorm(NoisyBatchNormConfig::new().with_normalize(false)),
+                NormConfig::NoiseOnly(NoisyBatchNormConfig::new().noise_only()),
             )
         },
         Entry::new("MeanOnly", NormConfig::MeanOnly(MeanOnlyConfig::new())),

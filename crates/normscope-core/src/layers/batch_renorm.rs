@@ -3,11 +3,11 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
-use super::{BatchNorm, BatchNormConfig, norm_config};
+use super::{BatchNorm, BatchNormConfig, norm_config, wraps_batch_norm};
 use crate::error::{check_batch_values, check_channels, check_eps, check_features, check_momentum};
 use crate::functional::{Kernel, channel_affine, normalize};
 use crate::ops::NormLayout;
-use crate::{Mode, NormError, Normalization};
+use crate::{Mode, Momentum, NormError, Normalization};
 
 const NAME: &str = "BatchRenorm";
 
@@ -18,8 +18,9 @@ norm_config! {
         r_max / with_r_max: f64 = 3.0,
         /// Clip of the shift correction `d ∈ [−d_max, d_max]`; must be ≥ 0. Default 5 (Ioffe 2017 §4).
         d_max / with_d_max: f64 = 5.0,
-        /// Running-statistics momentum. Default 0.1.
-        momentum / with_momentum: f64 = 0.1,
+        /// Running-statistics momentum (a number or `"cumulative"`, see
+        /// [`BatchNormConfig::momentum`]). Default 0.1.
+        momentum / with_momentum: Momentum as impl Into<Momentum> = Momentum::default(),
         /// Variance epsilon. Default 1e-5.
         eps / with_eps: f64 = 1e-5,
         /// Learnable per-channel `γ`, `β`. Default true.
@@ -74,8 +75,8 @@ impl BatchRenormConfig {
 /// `y = γ ((x − μ_B)/σ_B · r + d) + β`. The running statistics are kept as BatchNorm keeps them
 /// (mean and unbiased variance, `(1 − m)·old + m·batch`) rather than the paper's running `σ`;
 /// `σ` is derived from the running variance. `r_max`, `d_max` are fixed (the paper anneals them
-/// from 1 and 0). Eval: the running statistics, as BatchNorm. With `r_max = 1`, `d_max = 0` it
-/// is BatchNorm.
+/// from 1 and 0). Eval and frozen train mode: the running statistics, as BatchNorm. With
+/// `r_max = 1`, `d_max = 0` it is BatchNorm.
 #[derive(Module, Debug)]
 pub struct BatchRenorm {
     /// The BatchNorm that holds `γ`, `β` and the running statistics.
@@ -85,6 +86,8 @@ pub struct BatchRenorm {
     /// Shift-correction clip.
     pub d_max: f64,
 }
+
+wraps_batch_norm!(BatchRenorm);
 
 impl Normalization for BatchRenorm {
     fn name(&self) -> &'static str {
@@ -99,7 +102,7 @@ impl Normalization for BatchRenorm {
         let dims = x.dims();
         let bn = &self.inner;
         check_channels(NAME, &dims, bn.num_features)?;
-        if !mode.is_train() {
+        if !bn.uses_batch(mode) {
             return bn.forward_eval(NAME, x);
         }
         check_batch_values(NAME, &dims, dims[0])?;

@@ -3,9 +3,9 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
-use super::{BatchNorm, BatchNormConfig, norm_config};
+use super::{BatchNorm, BatchNormConfig, norm_config, wraps_batch_norm};
 use crate::error::{check_channels, check_eps, check_features, check_momentum};
-use crate::{Mode, NormError, Normalization};
+use crate::{Mode, Momentum, NormError, Normalization};
 
 const NAME: &str = "GhostBatchNorm";
 
@@ -14,8 +14,9 @@ norm_config! {
     pub struct GhostBatchNormConfig {
         /// Samples per virtual ("ghost") batch; must divide the batch size at forward. Default 32.
         virtual_batch_size / with_virtual_batch_size: usize = 32,
-        /// Running-statistics momentum, applied once per virtual batch. Default 0.1.
-        momentum / with_momentum: f64 = 0.1,
+        /// Running-statistics momentum (a number or `"cumulative"`, see
+        /// [`BatchNormConfig::momentum`]), applied once per virtual batch. Default 0.1.
+        momentum / with_momentum: Momentum as impl Into<Momentum> = Momentum::default(),
         /// Variance epsilon. Default 1e-5.
         eps / with_eps: f64 = 1e-5,
         /// Learnable per-channel `γ`, `β`. Default true.
@@ -55,8 +56,9 @@ impl GhostBatchNormConfig {
 /// Train: the batch is split along dim 0 into `N / virtual_batch_size` contiguous chunks, each
 /// normalized with its own mean and biased variance; the running statistics are updated once per
 /// chunk in order (so that after `k` chunks they equal Hoffer's
-/// `(1−m)^k·old + Σ_l m(1−m)^{k−l}·stat_l`). Eval: the running statistics, as BatchNorm.
-/// With `virtual_batch_size = N` it is BatchNorm.
+/// `(1−m)^k·old + Σ_l m(1−m)^{k−l}·stat_l`; `num_batches_tracked` counts virtual batches, so the
+/// cumulative momentum averages them all equally). Eval and frozen train mode: the running
+/// statistics, as BatchNorm. With `virtual_batch_size = N` it is BatchNorm.
 #[derive(Module, Debug)]
 pub struct GhostBatchNorm {
     /// The BatchNorm that holds `γ`, `β` and the running statistics.
@@ -64,6 +66,8 @@ pub struct GhostBatchNorm {
     /// Samples per virtual batch.
     pub virtual_batch_size: usize,
 }
+
+wraps_batch_norm!(GhostBatchNorm);
 
 impl Normalization for GhostBatchNorm {
     fn name(&self) -> &'static str {
@@ -76,7 +80,7 @@ impl Normalization for GhostBatchNorm {
         mode: Mode,
     ) -> Result<Tensor<D>, NormError> {
         check_channels(NAME, &x.dims(), self.inner.num_features)?;
-        if !mode.is_train() {
+        if !self.inner.uses_batch(mode) {
             return self.inner.forward_eval(NAME, x);
         }
         let batch_size = x.dims()[0];

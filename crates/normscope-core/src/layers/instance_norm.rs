@@ -1,16 +1,15 @@
 //! InstanceNorm (Ulyanov, Vedaldi & Lempitsky 2016), with `torch.nn.InstanceNorm*d`'s semantics.
 
-use burn::module::{Module, Param, RunningState};
+use burn::module::{Flag, Module, Param, RunningState};
 use burn::tensor::{Device, Tensor};
 
-use super::{
-    init_affine, init_running, norm_config, param_or, running_affine, running_value,
-    update_running, variance_from_invstd,
-};
+use super::{FOLD, FREEZE, init_affine, norm_config, param_or, variance_from_invstd};
 use crate::error::{check_channels, check_eps, check_features, check_momentum};
+use crate::fold::ChannelAffine;
 use crate::functional::{Kernel, normalize};
 use crate::ops::NormLayout;
-use crate::{Mode, NormError, Normalization};
+use crate::running::{RunningInit, is_frozen, running_value, set_training, update_running};
+use crate::{Mode, Momentum, NormError, Normalization};
 
 const NAME: &str = "InstanceNorm";
 
@@ -24,8 +23,9 @@ norm_config! {
         /// Keep running statistics (averaged over the batch) and use them in eval mode.
         /// Default false (as PyTorch).
         track_running_stats / with_track_running_stats: bool = false,
-        /// Running-statistics momentum. Default 0.1.
-        momentum / with_momentum: f64 = 0.1,
+        /// Running-statistics momentum (a number or `"cumulative"`, see
+        /// [`BatchNormConfig::momentum`](super::BatchNormConfig::momentum)). Default 0.1.
+        momentum / with_momentum: Momentum as impl Into<Momentum> = Momentum::default(),
     }
 }
 
@@ -41,13 +41,15 @@ impl InstanceNormConfig {
         check_features(NAME, num_features)?;
         self.validate()?;
         let (weight, bias) = init_affine(num_features, self.affine, device);
-        let (running_mean, running_var) =
-            init_running(num_features, self.track_running_stats, device);
+        let (running_mean, running_var, num_batches_tracked, training) =
+            RunningInit::optional(num_features, self.track_running_stats, device);
         Ok(InstanceNorm {
             weight,
             bias,
             running_mean,
             running_var,
+            num_batches_tracked,
+            training,
             num_features,
             momentum: self.momentum,
             eps: self.eps,
@@ -58,7 +60,9 @@ impl InstanceNormConfig {
 /// Instance normalization (Ulyanov et al. 2016, arXiv:1607.08022): each sample's each channel is
 /// normalized with the mean and biased variance of its spatial positions; `γ`, `β` per channel.
 /// With running statistics, train mode updates them with the batch average of the per-instance
-/// mean and unbiased variance (as PyTorch) and eval mode uses them.
+/// mean and unbiased variance (as PyTorch) and eval mode (and frozen train mode) uses them.
+/// Normalizing with the input's own statistics needs more than one spatial element, in either
+/// mode (as PyTorch).
 #[derive(Module, Debug)]
 pub struct InstanceNorm {
     /// `γ`, `[C]`.
@@ -69,12 +73,67 @@ pub struct InstanceNorm {
     pub running_mean: Option<RunningState<Tensor<1>>>,
     /// Running unbiased variance, `[C]`.
     pub running_var: Option<RunningState<Tensor<1>>>,
+    /// Batches folded into the running statistics, `[1]`.
+    pub num_batches_tracked: Option<RunningState<Tensor<1>>>,
+    /// The statistics' training flag (disabled: frozen), as [`BatchNorm`](super::BatchNorm)'s.
+    pub training: Option<Param<Flag>>,
     /// Channel count.
     pub num_features: usize,
     /// Running-statistics momentum.
-    pub momentum: f64,
+    #[module(skip)]
+    pub momentum: Momentum,
     /// Variance epsilon.
     pub eps: f64,
+}
+
+impl InstanceNorm {
+    /// The eval-mode map on `device`; `None` without running statistics.
+    fn affine_on(&self, device: &Device) -> Option<Result<ChannelAffine, NormError>> {
+        let (Some(mean), Some(var)) = (&self.running_mean, &self.running_var) else {
+            return None;
+        };
+        let c = self.num_features;
+        Some(
+            ChannelAffine::from_statistics(
+                running_value(mean, device),
+                running_value(var, device),
+                self.eps,
+                Some(param_or(&self.weight, c, 1.0, device)),
+                Some(param_or(&self.bias, c, 0.0, device)),
+            )
+            .map(|affine| affine.named(NAME)),
+        )
+    }
+
+    /// The eval-mode output as one affine map per channel (with running statistics), to fold
+    /// ([`crate::fold`]).
+    pub fn eval_affine(&self) -> Result<ChannelAffine, NormError> {
+        let no_stats = NormError::NoRunningStatistics {
+            layer: NAME,
+            operation: FOLD,
+        };
+        let device = self.running_mean.as_ref().ok_or(no_stats.clone())?;
+        let device = device.value_sync().device();
+        self.affine_on(&device).ok_or(no_stats)?
+    }
+
+    /// The layer with its statistics frozen (see [`BatchNorm::freeze_statistics`](
+    /// super::BatchNorm::freeze_statistics)); [`NormError::NoRunningStatistics`] without them.
+    pub fn freeze_statistics(mut self) -> Result<Self, NormError> {
+        self.training = Some(set_training(NAME, FREEZE, self.training, false)?);
+        Ok(self)
+    }
+
+    /// Undoes [`InstanceNorm::freeze_statistics`].
+    pub fn unfreeze_statistics(mut self) -> Result<Self, NormError> {
+        self.training = Some(set_training(NAME, FREEZE, self.training, true)?);
+        Ok(self)
+    }
+
+    /// Whether the statistics are frozen.
+    pub fn statistics_frozen(&self) -> bool {
+        is_frozen(self.training.as_ref())
+    }
 }
 
 impl Normalization for InstanceNorm {
@@ -90,25 +149,22 @@ impl Normalization for InstanceNorm {
         let dims = x.dims();
         check_channels(NAME, &dims, self.num_features)?;
         let device = x.device();
-        let c = self.num_features;
-        let weight = param_or(&self.weight, c, 1.0, &device);
-        let bias = param_or(&self.bias, c, 0.0, &device);
-        let running = match (&self.running_mean, &self.running_var) {
-            (Some(mean), Some(var)) => Some((mean, var)),
-            _ => None,
-        };
-        if let (Mode::Eval, Some((mean, var))) = (mode, running) {
-            let (mean, var) = (running_value(mean, &device), running_value(var, &device));
-            return Ok(running_affine(x, weight, bias, mean, var, self.eps));
+        let train = mode.is_train() && !self.statistics_frozen();
+        if !train && let Some(affine) = self.affine_on(&device) {
+            return Ok(affine?.forward(x));
         }
+        // From here on the input's own statistics, in train mode or in eval mode without
+        // running statistics: both need more than one spatial element.
         let spatial: usize = dims[2..].iter().product();
-        if mode.is_train() && spatial <= 1 {
+        if spatial <= 1 {
             return Err(NormError::SingleSpatialElement {
                 layer: NAME,
                 shape: dims.to_vec(),
             });
         }
-        let n = dims[0];
+        let (n, c) = (dims[0], self.num_features);
+        let weight = param_or(&self.weight, c, 1.0, &device);
+        let bias = param_or(&self.bias, c, 0.0, &device);
         let result = normalize(
             x,
             weight,
@@ -117,15 +173,19 @@ impl Normalization for InstanceNorm {
             self.eps,
             Kernel::Fused,
         );
-        if let (Mode::Train, Some((running_mean, running_var))) = (mode, running) {
-            let mean = result.mean.reshape([n, c]).mean_dim(0).reshape([c]);
+        if let (true, Some(mean), Some(var), Some(seen)) = (
+            train,
+            &self.running_mean,
+            &self.running_var,
+            &self.num_batches_tracked,
+        ) {
+            let batch_mean = result.mean.reshape([n, c]).mean_dim(0).reshape([c]);
             let unbiased = variance_from_invstd(result.invstd, self.eps)
                 .mul_scalar(spatial as f64 / (spatial - 1) as f64)
                 .reshape([n, c])
                 .mean_dim(0)
                 .reshape([c]);
-            update_running(running_mean, mean, self.momentum);
-            update_running(running_var, unbiased, self.momentum);
+            update_running(seen, self.momentum, [(mean, batch_mean), (var, unbiased)]);
         }
         Ok(result.output)
     }

@@ -1,13 +1,15 @@
 //! ℓp BatchNorm (Santurkar et al. 2018, §3.3).
 
-use burn::module::{Module, Param, RunningState};
+use burn::module::{Flag, Module, Param, RunningState};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::{init_affine, norm_config, param_or, running, running_value, update_running};
+use super::{always_tracked, init_affine, norm_config, param_or};
 use crate::error::{check_batch_values, check_channels, check_eps, check_features, check_momentum};
-use crate::functional::{Kernel, as_ncs, channel_affine, channel_mean, per_channel};
-use crate::{Mode, NormError, Normalization};
+use crate::fold::ChannelAffine;
+use crate::functional::{as_ncs, channel_mean, per_channel};
+use crate::running::{RunningInit, running_value, update_running};
+use crate::{Mode, Momentum, NormError, Normalization};
 
 const NAME: &str = "LpBatchNorm";
 
@@ -70,8 +72,9 @@ norm_config! {
         p / with_p: LpOrder = LpOrder::L1,
         /// Added to the ℓp scale before dividing. Default 1e-5.
         eps / with_eps: f64 = 1e-5,
-        /// Running-statistics momentum. Default 0.1.
-        momentum / with_momentum: f64 = 0.1,
+        /// Running-statistics momentum (a number or `"cumulative"`, see
+        /// [`BatchNormConfig::momentum`](super::BatchNormConfig::momentum)). Default 0.1.
+        momentum / with_momentum: Momentum as impl Into<Momentum> = Momentum::default(),
         /// Learnable per-channel `γ`, `β`. Default true.
         affine / with_affine: bool = true,
     }
@@ -89,11 +92,14 @@ impl LpBatchNormConfig {
         check_features(NAME, num_features)?;
         self.validate()?;
         let (weight, bias) = init_affine(num_features, self.affine, device);
+        let running = RunningInit::new(num_features, device);
         Ok(LpBatchNorm {
             weight,
             bias,
-            running_mean: running(Tensor::zeros([num_features], device)),
-            running_scale: running(Tensor::ones([num_features], device)),
+            running_mean: running.mean,
+            running_scale: running.var,
+            num_batches_tracked: running.count,
+            training: running.training,
             num_features,
             p: self.p,
             momentum: self.momentum,
@@ -107,7 +113,7 @@ impl LpBatchNormConfig {
 /// standard deviation, `x̂ = c / (s_p + ε)` with, per channel over the `m` batch and spatial
 /// values, `s_1 = (1/m) Σ|c|`, `s_2 = √((1/m) Σ c²)`, `s_∞ = max |c|` (the ℓp norm normalized by
 /// `m^{1/p}`); `y = γ x̂ + β`. Running mean and running `s_p` are updated with momentum and
-/// used in eval mode.
+/// used in eval mode (and in frozen train mode).
 #[derive(Module, Debug)]
 pub struct LpBatchNorm {
     /// `γ`, `[C]`.
@@ -118,16 +124,38 @@ pub struct LpBatchNorm {
     pub running_mean: RunningState<Tensor<1>>,
     /// Running ℓp scale `s_p`, `[C]`.
     pub running_scale: RunningState<Tensor<1>>,
+    /// Batches folded into the running statistics, `[1]`.
+    pub num_batches_tracked: RunningState<Tensor<1>>,
+    /// The statistics' training flag (disabled: frozen), as [`BatchNorm`](super::BatchNorm)'s.
+    pub training: Param<Flag>,
     /// Channel count.
     pub num_features: usize,
     /// Which norm.
     #[module(skip)]
     pub p: LpOrder,
     /// Running-statistics momentum.
-    pub momentum: f64,
+    #[module(skip)]
+    pub momentum: Momentum,
     /// Scale epsilon.
     pub eps: f64,
 }
+
+impl LpBatchNorm {
+    /// Eval mode: `scale = γ/(s_p,run + ε)`, `shift = β − μ_run · scale`, on `device`.
+    fn affine_on(&self, device: &Device) -> ChannelAffine {
+        let c = self.num_features;
+        let mean = running_value(&self.running_mean, device);
+        let scale = param_or(&self.weight, c, 1.0, device)
+            .div(running_value(&self.running_scale, device).add_scalar(self.eps));
+        ChannelAffine {
+            layer: NAME,
+            shift: param_or(&self.bias, c, 0.0, device).sub(mean.mul(scale.clone())),
+            scale,
+        }
+    }
+}
+
+always_tracked!(LpBatchNorm, running_mean);
 
 impl Normalization for LpBatchNorm {
     fn name(&self) -> &'static str {
@@ -143,16 +171,12 @@ impl Normalization for LpBatchNorm {
         let c = self.num_features;
         check_channels(NAME, &dims, c)?;
         let device = x.device();
-        let weight = param_or(&self.weight, c, 1.0, &device);
-        let bias = param_or(&self.bias, c, 0.0, &device);
-        if !mode.is_train() {
-            let mean = running_value(&self.running_mean, &device);
-            let scale =
-                weight.div(running_value(&self.running_scale, &device).add_scalar(self.eps));
-            let shift = bias.sub(mean.mul(scale.clone()));
-            return Ok(channel_affine(x, scale, shift, Kernel::Fused));
+        if !mode.is_train() || self.statistics_frozen() {
+            return Ok(self.affine_on(&device).forward(x));
         }
         check_batch_values(NAME, &dims, dims[0])?;
+        let weight = param_or(&self.weight, c, 1.0, &device);
+        let bias = param_or(&self.bias, c, 0.0, &device);
         let x3 = as_ncs(x);
         let mean = channel_mean(x3.clone());
         let centered = x3.sub(per_channel(mean.clone()));
@@ -166,8 +190,11 @@ impl Normalization for LpBatchNorm {
             .mul(per_channel(weight))
             .add(per_channel(bias))
             .reshape(dims);
-        update_running(&self.running_mean, mean, self.momentum);
-        update_running(&self.running_scale, scale, self.momentum);
+        update_running(
+            &self.num_batches_tracked,
+            self.momentum,
+            [(&self.running_mean, mean), (&self.running_scale, scale)],
+        );
         Ok(output)
     }
 }

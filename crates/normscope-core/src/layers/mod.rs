@@ -9,11 +9,13 @@ mod instance_norm;
 mod layer_norm;
 mod lp_batch_norm;
 mod mean_only;
+mod noise_only;
 mod noisy_batch_norm;
 mod rms_norm;
 mod variance_only;
 
 pub use batch_norm::{BatchNorm, BatchNormConfig};
+pub(crate) use batch_norm::{FOLD, FREEZE, wraps_batch_norm};
 pub use batch_renorm::{BatchRenorm, BatchRenormConfig};
 pub use ghost_batch_norm::{GhostBatchNorm, GhostBatchNormConfig};
 pub use group_norm::{GroupNorm, GroupNormConfig};
@@ -22,22 +24,26 @@ pub use instance_norm::{InstanceNorm, InstanceNormConfig};
 pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use lp_batch_norm::{LpBatchNorm, LpBatchNormConfig, LpOrder};
 pub use mean_only::{MeanOnly, MeanOnlyConfig};
+pub use noise_only::{NoiseOnly, NoiseOnlyConfig};
 pub use noisy_batch_norm::{NoisyBatchNorm, NoisyBatchNormConfig};
 pub use rms_norm::{RmsNorm, RmsNormConfig};
 pub use variance_only::{VarianceOnly, VarianceOnlyConfig};
 
-use burn::module::{Param, RunningState};
+use burn::module::Param;
 use burn::tensor::{Device, Tensor};
 
 /// Declares a layer configuration: a serde struct (unknown keys are an error, missing keys take
-/// their defaults), its `Default`, `new()` and one `with_*` builder per field.
+/// their defaults), its `Default`, `new()` and one `with_*` builder per field. A field declared
+/// `name / with_name: Type as impl Into<Type> = default` gets a builder taking the `as` type.
 macro_rules! norm_config {
+    (@arg $ty:ty) => { $ty };
+    (@arg $ty:ty, $arg:ty) => { $arg };
     (
         $(#[$meta:meta])*
         pub struct $name:ident {
             $(
                 $(#[$fmeta:meta])*
-                $field:ident / $setter:ident : $ty:ty = $default:expr,
+                $field:ident / $setter:ident : $ty:ty $(as $arg:ty)? = $default:expr,
             )*
         }
     ) => {
@@ -62,8 +68,9 @@ macro_rules! norm_config {
 
             $(
                 #[doc = concat!("Sets `", stringify!($field), "`.")]
-                pub fn $setter(mut self, $field: $ty) -> Self {
-                    self.$field = $field;
+                #[allow(clippy::useless_conversion)]
+                pub fn $setter(mut self, $field: norm_config!(@arg $ty $(, $arg)?)) -> Self {
+                    self.$field = $field.into();
                     self
                 }
             )*
@@ -71,6 +78,41 @@ macro_rules! norm_config {
     };
 }
 pub(crate) use norm_config;
+
+/// The fold and freeze methods of a layer that always keeps running statistics, given its
+/// `affine_on(&self, &Device) -> ChannelAffine` (the eval-mode map), a running-state field
+/// (`$state`, whose device the map is built on) and its `training` flag.
+macro_rules! always_tracked {
+    ($layer:ident, $state:ident) => {
+        impl $layer {
+            /// The eval-mode output as one affine map per channel, to fold into the convolution
+            /// or linear layer before it ([`crate::fold`]).
+            pub fn eval_affine(&self) -> Result<$crate::fold::ChannelAffine, NormError> {
+                Ok(self.affine_on(&self.$state.value_sync().device()))
+            }
+
+            /// The layer with its statistics frozen: train mode normalizes with the running
+            /// statistics and leaves them unchanged (see
+            /// [`BatchNorm::freeze_statistics`](crate::BatchNorm::freeze_statistics)).
+            pub fn freeze_statistics(mut self) -> Result<Self, NormError> {
+                self.training = self.training.with_value(false);
+                Ok(self)
+            }
+
+            #[doc = concat!("Undoes [`", stringify!($layer), "::freeze_statistics`].")]
+            pub fn unfreeze_statistics(mut self) -> Result<Self, NormError> {
+                self.training = self.training.with_value(true);
+                Ok(self)
+            }
+
+            /// Whether the statistics are frozen.
+            pub fn statistics_frozen(&self) -> bool {
+                !self.training.is_enabled()
+            }
+        }
+    };
+}
+pub(crate) use always_tracked;
 
 /// `γ = 1`, `β = 0` of length `len` when `affine`, else no parameters.
 pub(crate) fn init_affine(
@@ -82,26 +124,6 @@ pub(crate) fn init_affine(
         (
             Some(Param::from_tensor(Tensor::ones([len], device))),
             Some(Param::from_tensor(Tensor::zeros([len], device))),
-        )
-    } else {
-        (None, None)
-    }
-}
-
-/// Running mean `0` and running variance `1` of length `len` (PyTorch's initial values) when
-/// `track`, else no running statistics.
-pub(crate) fn init_running(
-    len: usize,
-    track: bool,
-    device: &Device,
-) -> (
-    Option<RunningState<Tensor<1>>>,
-    Option<RunningState<Tensor<1>>>,
-) {
-    if track {
-        (
-            Some(running(Tensor::zeros([len], device))),
-            Some(running(Tensor::ones([len], device))),
         )
     } else {
         (None, None)
@@ -121,26 +143,6 @@ pub(crate) fn param_or(
     }
 }
 
-/// A running statistic with PyTorch's update `new = (1 − m)·old + m·batch`.
-pub(crate) fn running(value: Tensor<1>) -> RunningState<Tensor<1>> {
-    RunningState::new(value)
-}
-
-/// Applies PyTorch's momentum update to `state` with the (detached) batch statistic.
-pub(crate) fn update_running(state: &RunningState<Tensor<1>>, batch: Tensor<1>, momentum: f64) {
-    let old = state.value_sync();
-    let batch = batch.detach().to_device(&old.device());
-    let new = old
-        .mul_scalar(1.0 - momentum)
-        .add(batch.mul_scalar(momentum));
-    state.update(new.detach());
-}
-
-/// The current value of a running statistic on `device`.
-pub(crate) fn running_value(state: &RunningState<Tensor<1>>, device: &Device) -> Tensor<1> {
-    state.value_sync().to_device(device)
-}
-
 /// Biased variance from the saved inverse standard deviation: `σ² = invstd⁻² − ε`.
 pub(crate) fn variance_from_invstd(invstd: Tensor<1>, eps: f64) -> Tensor<1> {
     invstd
@@ -149,19 +151,4 @@ pub(crate) fn variance_from_invstd(invstd: Tensor<1>, eps: f64) -> Tensor<1> {
         .recip()
         .sub_scalar(eps)
         .clamp_min(0.0)
-}
-
-/// Eval-mode BatchNorm from running statistics, folded into one per-channel affine map:
-/// `scale = γ/√(σ²_run + ε)`, `shift = β − μ_run · scale`.
-pub(crate) fn running_affine<const D: usize>(
-    x: Tensor<D>,
-    weight: Tensor<1>,
-    bias: Tensor<1>,
-    mean: Tensor<1>,
-    var: Tensor<1>,
-    eps: f64,
-) -> Tensor<D> {
-    let scale = weight.mul(var.add_scalar(eps).sqrt().recip());
-    let shift = bias.sub(mean.mul(scale.clone()));
-    crate::functional::channel_affine(x, scale, shift, crate::functional::Kernel::Fused)
 }

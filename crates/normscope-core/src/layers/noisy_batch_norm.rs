@@ -2,64 +2,53 @@
 //! that changes at every training step.
 
 use burn::module::Module;
-use burn::tensor::{Device, Distribution, Shape, Tensor};
+use burn::tensor::{Device, Tensor};
 
-use super::{BatchNorm, BatchNormConfig, norm_config};
+use super::noise_only::{add_noise, check_noise};
+use super::{BatchNorm, BatchNormConfig, NoiseOnlyConfig, norm_config, wraps_batch_norm};
 use crate::error::{check_channels, check_eps, check_features, check_momentum};
-use crate::functional::{as_ncs, per_channel};
-use crate::{Mode, NormError, Normalization};
+use crate::functional::as_ncs;
+use crate::{Mode, Momentum, NormError, Normalization};
 
 const NAME: &str = "NoisyBatchNorm";
 
 norm_config! {
     /// Configuration of [`NoisyBatchNorm`]. The noise constants are ours: the paper's appendix
-    /// values were not retrieved (see `docs/metrics.md`).
+    /// values were not retrieved (see `docs/metrics.md`). The same noise without the BatchNorm
+    /// is its own kind, [`NoiseOnlyConfig`] ([`NoisyBatchNormConfig::noise_only`]).
     pub struct NoisyBatchNormConfig {
-        /// `n_μ`: each step, each channel's shift is drawn from `U(−n_μ, n_μ)`. Default 0.5.
-        noise_mean_max / with_noise_mean_max: f64 = 0.5,
-        /// `n_σ`: each step, each channel's scale is drawn from `U(1, n_σ)`. Default 1.5.
-        noise_scale_max / with_noise_scale_max: f64 = 1.5,
-        /// Draw the shift and scale for every activation of every sample (i.i.d.) instead of once
-        /// per channel and step. Per channel (default) shifts each channel's distribution and
-        /// keeps what tells the samples apart; per sample also buries the signal in noise.
+        /// `n_μ` of the shift `U(−n_μ, n_μ)`, as [`NoiseOnlyConfig::noise_mean_max`]. Default 0.5.
+        noise_mean_max / with_noise_mean_max: f64 = NoiseOnlyConfig::new().noise_mean_max,
+        /// `n_σ` of the scale `U(1, n_σ)`, as [`NoiseOnlyConfig::noise_scale_max`]. Default 1.5.
+        noise_scale_max / with_noise_scale_max: f64 = NoiseOnlyConfig::new().noise_scale_max,
+        /// One draw per activation of every sample, as [`NoiseOnlyConfig::per_sample`].
+        /// Default false.
         per_sample / with_per_sample: bool = false,
-        /// Running-statistics momentum of the BatchNorm. Default 0.1.
-        momentum / with_momentum: f64 = 0.1,
+        /// Running-statistics momentum of the BatchNorm (a number or `"cumulative"`, see
+        /// [`BatchNormConfig::momentum`]). Default 0.1.
+        momentum / with_momentum: Momentum as impl Into<Momentum> = Momentum::default(),
         /// Variance epsilon of the BatchNorm. Default 1e-5.
         eps / with_eps: f64 = 1e-5,
         /// Learnable per-channel `γ`, `β`. Default true.
         affine / with_affine: bool = true,
-        /// Normalize before the noise. `false` gives "the same noise without BatchNorm", the
-        /// control of Santurkar et al.'s experiment. Default true.
-        normalize / with_normalize: bool = true,
     }
 }
 
 impl NoisyBatchNormConfig {
     /// Checks the configuration without building a layer.
     pub fn validate(&self) -> Result<(), NormError> {
-        let invalid = |name, expected, value| NormError::InvalidParameter {
-            layer: NAME,
-            name,
-            expected,
-            value,
-        };
-        if !(self.noise_mean_max.is_finite() && self.noise_mean_max >= 0.0) {
-            return Err(invalid(
-                "noise_mean_max",
-                "finite and >= 0",
-                self.noise_mean_max,
-            ));
-        }
-        if !(self.noise_scale_max.is_finite() && self.noise_scale_max >= 1.0) {
-            return Err(invalid(
-                "noise_scale_max",
-                "finite and >= 1 (the scale is drawn from U(1, noise_scale_max))",
-                self.noise_scale_max,
-            ));
-        }
+        check_noise(NAME, self.noise_mean_max, self.noise_scale_max)?;
         check_eps(NAME, self.eps)?;
         check_momentum(NAME, self.momentum)
+    }
+
+    /// The same noise without the BatchNorm: the control arm of Santurkar et al.'s experiment.
+    pub fn noise_only(&self) -> NoiseOnlyConfig {
+        NoiseOnlyConfig {
+            noise_mean_max: self.noise_mean_max,
+            noise_scale_max: self.noise_scale_max,
+            per_sample: self.per_sample,
+        }
     }
 
     /// Builds a noisy BatchNorm over `num_features` channels.
@@ -73,7 +62,6 @@ impl NoisyBatchNormConfig {
             .init(num_features, device)?;
         Ok(NoisyBatchNorm {
             inner,
-            normalize: self.normalize,
             noise_mean_max: self.noise_mean_max,
             noise_scale_max: self.noise_scale_max,
             per_sample: self.per_sample,
@@ -88,14 +76,12 @@ impl NoisyBatchNormConfig {
 /// every step — internal covariate shift injected on purpose — while the samples keep their
 /// order within the batch. With `per_sample`, `m` and `s` are drawn for every activation of every
 /// sample instead. The noise comes from the device's random generator (seed it with
-/// `Device::seed`). Eval: plain BatchNorm. With `normalize = false` the layer is the noise alone
-/// (identity in eval).
+/// `Device::seed`). Eval: plain BatchNorm. Frozen statistics freeze the BatchNorm; the noise
+/// stays a train-mode behaviour. The noise alone is [`NoiseOnly`](super::NoiseOnly).
 #[derive(Module, Debug)]
 pub struct NoisyBatchNorm {
     /// The BatchNorm before the noise.
     pub inner: BatchNorm,
-    /// Whether the BatchNorm runs (false: the noise alone).
-    pub normalize: bool,
     /// `n_μ` of the shift draw `U(−n_μ, n_μ)`.
     pub noise_mean_max: f64,
     /// `n_σ` of the scale draw `U(1, n_σ)`.
@@ -103,6 +89,8 @@ pub struct NoisyBatchNorm {
     /// One draw per activation of every sample instead of one per channel.
     pub per_sample: bool,
 }
+
+wraps_batch_norm!(NoisyBatchNorm);
 
 impl Normalization for NoisyBatchNorm {
     fn name(&self) -> &'static str {
@@ -115,44 +103,21 @@ impl Normalization for NoisyBatchNorm {
         mode: Mode,
     ) -> Result<Tensor<D>, NormError> {
         let dims = x.dims();
-        let c = self.inner.num_features;
-        check_channels(NAME, &dims, c)?;
+        check_channels(NAME, &dims, self.inner.num_features)?;
         if !mode.is_train() {
-            return if self.normalize {
-                self.inner.forward_eval(NAME, x)
-            } else {
-                Ok(x)
-            };
+            return self.inner.forward_eval(NAME, x);
         }
-        let device = x.device();
-        let normalized = if self.normalize {
-            as_ncs(self.inner.forward_batch(NAME, x, true)?)
+        let normalized = if self.inner.uses_batch(mode) {
+            self.inner.forward_batch(NAME, x, true)?
         } else {
-            as_ncs(x)
+            self.inner.forward_eval(NAME, x)?
         };
-        let a = self.noise_mean_max;
-        let (shift, scale) = if self.per_sample {
-            let shape = normalized.shape();
-            (
-                uniform(shape.clone(), -a, a, &device),
-                uniform(shape, 1.0, self.noise_scale_max, &device),
-            )
-        } else {
-            let [_, c, _] = normalized.dims();
-            (
-                per_channel(uniform([c].into(), -a, a, &device)),
-                per_channel(uniform([c].into(), 1.0, self.noise_scale_max, &device)),
-            )
-        };
-        Ok(normalized.mul(scale).add(shift).reshape(dims))
-    }
-}
-
-/// Values of `shape` drawn from `U(low, high)`; the constant `low` when the interval is empty.
-fn uniform<const D: usize>(shape: Shape, low: f64, high: f64, device: &Device) -> Tensor<D> {
-    if high > low {
-        Tensor::random(shape, Distribution::Uniform(low, high), device)
-    } else {
-        Tensor::full(shape, low, device)
+        let noisy = add_noise(
+            as_ncs(normalized),
+            self.noise_mean_max,
+            self.noise_scale_max,
+            self.per_sample,
+        );
+        Ok(noisy.reshape(dims))
     }
 }

@@ -194,6 +194,7 @@ mod libtorch {
 /// path otherwise. burn's `Cube` devices (`Fusion<CubeBackend>`) reach these through the
 /// extension's fusion selector, one custom operation each way.
 #[cfg(feature = "wgpu")]
+#[doc(hidden)]
 pub use cube::cube_kernel_launches;
 
 #[cfg(feature = "wgpu")]
@@ -205,7 +206,9 @@ mod cube {
     use burn::tensor::Shape;
     use normscope_wgpu::{AffineGrads, AffineIndex, View};
 
-    /// How many normalization operations ran on normscope-wgpu's CubeCL kernels so far.
+    /// How many normalization operations ran on normscope-wgpu's CubeCL kernels so far: a test
+    /// hook (`tests/cubecl.rs`), hidden from the documentation.
+    #[doc(hidden)]
     pub fn cube_kernel_launches() -> usize {
         normscope_wgpu::launches()
     }

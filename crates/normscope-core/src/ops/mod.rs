@@ -10,6 +10,7 @@
 mod autodiff;
 mod backends;
 #[cfg(feature = "wgpu")]
+#[doc(hidden)]
 pub use backends::cube_kernel_launches;
 pub mod composed;
 

@@ -1,18 +1,28 @@
-//! Fused normalization on the CPU against the composed path, burn-nn's layers, libtorch CPU
+//! Fused normalization on the CPU backends (burn-ndarray, and burn-flex with feature `flex`)
+//! against the composed path, burn-nn's layers (what a burn user gets today), libtorch CPU
 //! (feature `tch`) and a plain copy of the same bytes (the bandwidth ceiling), measured in the
-//! same run. `cargo run --release --example perf_report` turns criterion's estimates into the
-//! table of `docs/performance.md`.
+//! same run, one shape after another so that each shape's rows run minutes apart at most.
 //!
-//! Per shape and implementation: `fwd` (training forward), `bwd` (the backward alone, where it
-//! can be called alone), `fwd+bwd` (the two kernels back to back) and `step` (forward and
-//! backward through autodiff of `L = Σ y ⊙ dy`, the only form in which burn-nn's and torch's
-//! backward can be run; the same extra `mul` and `sum` for everyone).
+//! ```text
+//! PATH=<torch venv>/bin:$PATH cargo bench --bench normalization --bench training_step --features tch,flex
+//! cargo run --release --example perf_report     # the ratios, from criterion's estimates
+//! ```
+//!
+//! Benchmark ids are `<group>/<backend>-<implementation>_<phase>` (`ndarray-fused_fwd`,
+//! `flex-burn-nn_step`; libtorch's are `torch_<phase>`), groups `<normalizer>_<shape>`. Phases:
+//! `fwd` (training forward), `bwd` (the backward alone, where it can be called alone),
+//! `fwd+bwd` (the two kernels back to back) and `step` (forward and backward through autodiff of
+//! `L = Σ y ⊙ dy`, the only form in which burn-nn's and torch's backward can be run; the same
+//! extra `mul` and `sum` for everyone). `NORMSCOPE_BENCH_BACKENDS=flex` (a comma-separated list)
+//! keeps only those of our backends.
 //!
 //! The allocator runs in steady state: glibc is told (`mallopt`) to keep freed memory instead of
 //! returning blocks over 32 MB to the kernel, as a caching allocator would; otherwise every
 //! fresh 134 MB output pays ~50 ms of page faults on this VM whatever the kernel.
 //! `NORMSCOPE_BENCH_FIRST_TOUCH=1` skips that, to measure the default.
 #![allow(deprecated)]
+
+mod common;
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -82,15 +92,38 @@ fn copy_bench<const D: usize>(c: &mut Criterion, group: &str, dims: [usize; D]) 
     });
 }
 
-fn ours<const D: usize>(c: &mut Criterion, group: &str, op: Op, dims: [usize; D]) {
-    let device = Device::ndarray();
-    let x = Tensor::<D>::random(dims, Distribution::Normal(1.0, 2.0), &device);
-    let dy = Tensor::<D>::random(dims, Distribution::Normal(0.0, 1.0), &device);
+/// Our CPU backends in this build, by the name the benchmark ids carry (all of them unless
+/// `NORMSCOPE_BENCH_BACKENDS` names some).
+fn backends() -> Vec<(&'static str, Device)> {
+    #[allow(unused_mut)]
+    let mut all = vec![("ndarray", Device::ndarray())];
+    #[cfg(feature = "flex")]
+    all.push(("flex", Device::flex()));
+    match std::env::var("NORMSCOPE_BENCH_BACKENDS") {
+        Ok(names) => all
+            .into_iter()
+            .filter(|(name, _)| names.split(',').any(|n| n.trim() == *name))
+            .collect(),
+        Err(_) => all,
+    }
+}
+
+fn ours<const D: usize>(
+    c: &mut Criterion,
+    group: &str,
+    op: Op,
+    dims: [usize; D],
+    backend: &str,
+    device: &Device,
+) {
+    let x = Tensor::<D>::random(dims, Distribution::Normal(1.0, 2.0), device);
+    let dy = Tensor::<D>::random(dims, Distribution::Normal(0.0, 1.0), device);
     let layout = op.layout(&dims);
     let affine = layout.affine_len(&x.shape());
-    let w = Tensor::<1>::random([affine], Distribution::Normal(1.0, 0.1), &device);
-    let b = Tensor::<1>::zeros([affine], &device);
-    for (tag, kernel) in [("fused", Kernel::Fused), ("composed", Kernel::Composed)] {
+    let w = Tensor::<1>::random([affine], Distribution::Normal(1.0, 0.1), device);
+    let b = Tensor::<1>::zeros([affine], device);
+    for (kind, kernel) in [("fused", Kernel::Fused), ("composed", Kernel::Composed)] {
+        let tag = format!("{backend}-{kind}");
         let saved = normalize(x.clone(), w.clone(), b.clone(), layout, EPS, kernel);
         c.benchmark_group(group)
             .bench_function(format!("{tag}_fwd"), |bench| {
@@ -149,9 +182,16 @@ fn ours<const D: usize>(c: &mut Criterion, group: &str, op: Op, dims: [usize; D]
 }
 
 /// burn-nn's layer of the same kind, in training mode (autodiff device).
-fn burn_nn<const D: usize>(c: &mut Criterion, group: &str, op: Op, dims: [usize; D]) {
+fn burn_nn<const D: usize>(
+    c: &mut Criterion,
+    group: &str,
+    op: Op,
+    dims: [usize; D],
+    backend: &str,
+    device: &Device,
+) {
     use burn::nn;
-    let device = Device::ndarray().autodiff();
+    let device = device.clone().autodiff();
     let x = Tensor::<D>::random(dims, Distribution::Normal(1.0, 2.0), &device).require_grad();
     let dy = Tensor::<D>::random(dims, Distribution::Normal(0.0, 1.0), &device);
     let forward: Box<dyn Fn(Tensor<D>) -> Tensor<D>> = match op {
@@ -177,11 +217,11 @@ fn burn_nn<const D: usize>(c: &mut Criterion, group: &str, op: Op, dims: [usize;
         }
     };
     c.benchmark_group(group)
-        .bench_function("burn-nn_fwd", |bench| {
+        .bench_function(format!("{backend}-burn-nn_fwd"), |bench| {
             bench.iter(|| black_box(forward(x.clone())))
         });
     c.benchmark_group(group)
-        .bench_function("burn-nn_step", |bench| {
+        .bench_function(format!("{backend}-burn-nn_step"), |bench| {
             bench.iter(|| {
                 let grads = forward(x.clone()).mul(dy.clone()).sum().backward();
                 black_box(x.grad(&grads));
@@ -300,8 +340,10 @@ fn torch<const D: usize>(c: &mut Criterion, group: &str, op: Op, dims: [usize; D
 fn run<const D: usize>(c: &mut Criterion, op: Op, dims: [usize; D]) {
     let group = format!("{}_{}", op.label(), name(&dims));
     copy_bench(c, &group, dims);
-    ours(c, &group, op, dims);
-    burn_nn(c, &group, op, dims);
+    for (backend, device) in backends() {
+        ours(c, &group, op, dims, backend, &device);
+        burn_nn(c, &group, op, dims, backend, &device);
+    }
     #[cfg(feature = "tch")]
     torch(c, &group, op, dims);
 }
@@ -310,6 +352,7 @@ fn main() {
     if std::env::var_os("NORMSCOPE_BENCH_FIRST_TOUCH").is_none() {
         normscope::cli::steady_state_allocator();
     }
+    common::record_load("normalization", "start");
     let mut c = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
@@ -327,4 +370,5 @@ fn main() {
     run(&mut c, Op::LayerNorm, ROWS);
     run(&mut c, Op::RmsNorm, ROWS);
     c.final_summary();
+    common::record_load("normalization", "end");
 }

@@ -16,7 +16,7 @@ use normscope::cli::Backend;
 #[command(version)]
 struct Args {
     /// Backend to run on.
-    #[arg(long, value_enum, default_value_t = Backend::Ndarray)]
+    #[arg(long, value_enum, default_value_t)]
     backend: Backend,
     /// Hidden layers.
     #[arg(long, default_value_t = 8)]

@@ -384,22 +384,29 @@ fn metrics_agree_across_backends() {
     }
 }
 
-/// The convolution the models use on NdArray (`same_conv2d`: normscope-ndarray's im2col + GEMM,
-/// with its own backward) equals burn's direct convolution, values and both gradients, for 1×1
-/// and 3×3 kernels, strides 1 and 2 and odd sizes.
+/// The convolution the models use on the CPU backends (`same_conv2d`: normscope-cpu's im2col +
+/// GEMM, with its own backward) equals the backend's own convolution, values and both gradients,
+/// for 1×1 and 3×3 kernels, strides 1 and 2 and odd sizes, on NdArray and (feature `flex`) Flex.
 #[test]
 fn im2col_convolution_matches_the_direct_one() {
     let _rng = common::backend_rng();
     use burn::tensor::module::conv2d;
     use burn::tensor::ops::ConvOptions;
     use normscope::analysis::models::same_conv2d;
-    let device = Device::ndarray().autodiff();
-    for (n, c, o, h, w, k, stride) in [
-        (3, 5, 4, 7, 9, 3, 1),
-        (2, 3, 6, 9, 7, 3, 2),
-        (4, 6, 5, 5, 5, 1, 2),
-        (2, 2, 3, 6, 6, 1, 1),
-    ] {
+    #[allow(unused_mut)]
+    let mut cpus = vec![Device::ndarray().autodiff()];
+    #[cfg(feature = "flex")]
+    cpus.push(Device::flex().autodiff());
+    for (device, (n, c, o, h, w, k, stride)) in cpus.iter().flat_map(|d| {
+        [
+            (3, 5, 4, 7, 9, 3, 1),
+            (2, 3, 6, 9, 7, 3, 2),
+            (4, 6, 5, 5, 5, 1, 2),
+            (2, 2, 3, 6, 6, 1, 1),
+        ]
+        .map(|case| (d, case))
+    }) {
+        let device = device.clone();
         let x = Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.0, 1.0), &device)
             .require_grad();
         let weight = Tensor::<4>::random([o, c, k, k], Distribution::Normal(0.0, 1.0), &device)
@@ -415,18 +422,21 @@ fn im2col_convolution_matches_the_direct_one() {
         // A non-uniform upstream gradient, so that every position's gradient differs.
         let upstream = Tensor::<4>::random(direct.dims(), Distribution::Normal(0.0, 1.0), &device);
         let max_diff = |a: Tensor<4>, b: Tensor<4>| (a - b).abs().max().into_scalar::<f32>();
-        assert!(max_diff(direct.clone(), im2col.clone()) < 1e-4);
+        assert!(
+            max_diff(direct.clone(), im2col.clone()) < 1e-4,
+            "{device:?} y, case {n} {c} {o} {h} {w} {k} {stride}"
+        );
         let (g1, g2) = (
             (direct * upstream.clone()).sum().backward(),
             (im2col * upstream).sum().backward(),
         );
         assert!(
             max_diff(x.grad(&g1).unwrap(), x.grad(&g2).unwrap()) < 1e-4,
-            "dx, case {n} {c} {o} {h} {w} {k} {stride}"
+            "{device:?} dx, case {n} {c} {o} {h} {w} {k} {stride}"
         );
         assert!(
             max_diff(weight.grad(&g1).unwrap(), weight.grad(&g2).unwrap()) < 1e-3,
-            "dW, case {n} {c} {o} {h} {w} {k} {stride}"
+            "{device:?} dW, case {n} {c} {o} {h} {w} {k} {stride}"
         );
     }
 }

@@ -1,6 +1,7 @@
 //! The backend suite (`tests/common/suite.rs`), instantiated once per backend, with and without
-//! autodiff. `cargo test --workspace` runs the ndarray modules; `--features tch` adds
-//! `libtorch*`, `--features wgpu` adds `wgpu*` (lavapipe runs them without a GPU).
+//! autodiff. `cargo test --workspace` runs the ndarray modules; `--features flex` adds `flex*`,
+//! `--features tch` adds `libtorch*`, `--features wgpu` adds `wgpu*` (lavapipe runs them without
+//! a GPU).
 #![allow(deprecated)]
 
 mod common;
@@ -91,6 +92,11 @@ backend_suite!(
     Device::ndarray().autodiff(),
     autodiff = true
 );
+
+#[cfg(feature = "flex")]
+backend_suite!(flex, Device::flex(), autodiff = false);
+#[cfg(feature = "flex")]
+backend_suite!(flex_autodiff, Device::flex().autodiff(), autodiff = true);
 
 #[cfg(feature = "tch")]
 backend_suite!(libtorch, Device::libtorch(), autodiff = false);

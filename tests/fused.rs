@@ -51,3 +51,72 @@ fn fused_path_runs_under_autodiff() {
         assert!(e < 1e-4, "{name}: autodiff dx error {e:.2e}");
     }
 }
+
+/// Flex runs normscope-cpu's kernels, not the composed path: on the same input its fused
+/// normalization (every layout, forward and backward) and its convolution give NdArray's bits,
+/// which the composed path on Flex (other summation orders) and Flex's own convolution do not.
+#[cfg(feature = "flex")]
+#[test]
+fn flex_runs_the_kernels_of_ndarray() {
+    use burn::tensor::Device;
+    use normscope::analysis::models::same_conv2d;
+    use normscope::functional::normalize_backward;
+    let bits =
+        |t: Tensor<3>| -> Vec<u32> { t.into_data().iter::<f32>().map(f32::to_bits).collect() };
+    let dims = [6, 4, 1500];
+    let len = dims.iter().product();
+    let (x, dy) = (randn(len, 21, 3.0, 2.0), randn(len, 22, 0.0, 1.0));
+    for layout in [
+        NormLayout::BATCH,
+        NormLayout::group(2),
+        NormLayout::group(4),
+        NormLayout::LAYER,
+        NormLayout::RMS,
+    ] {
+        let affine = layout.affine_len(&burn::tensor::Shape::new(dims));
+        let (w, b) = (randn(affine, 23, 1.0, 0.3), randn(affine, 24, 0.0, 0.5));
+        let run = |device: &Device| {
+            let out = normalize(
+                tensor(&x, dims, device),
+                tensor(&w, [affine], device),
+                tensor(&b, [affine], device),
+                layout,
+                1e-5,
+                Kernel::Fused,
+            );
+            let (dx, _, _) = normalize_backward(
+                tensor(&x, dims, device),
+                tensor(&w, [affine], device),
+                out.mean,
+                out.invstd,
+                tensor(&dy, dims, device),
+                layout,
+                1e-5,
+                Kernel::Fused,
+            );
+            (bits(out.output), bits(dx))
+        };
+        let (flex, ndarray) = (run(&Device::flex()), run(&Device::ndarray()));
+        assert!(
+            flex.0 == ndarray.0,
+            "{layout:?}: Flex's output is not the kernels'"
+        );
+        assert!(
+            flex.1 == ndarray.1,
+            "{layout:?}: Flex's dx is not the kernels'"
+        );
+    }
+    let conv = |device: &Device| -> Vec<u32> {
+        let x = tensor(&randn(2 * 3 * 9 * 9, 25, 0.0, 1.0), [2, 3, 9, 9], device);
+        let w = tensor(&randn(5 * 3 * 3 * 3, 26, 0.0, 0.5), [5, 3, 3, 3], device);
+        same_conv2d(x, w, 1)
+            .into_data()
+            .iter::<f32>()
+            .map(f32::to_bits)
+            .collect()
+    };
+    assert!(
+        conv(&Device::flex()) == conv(&Device::ndarray()),
+        "Flex's same_conv2d is not the kernel's"
+    );
+}

@@ -20,7 +20,7 @@ pub fn output_dir(dir: PathBuf) -> Result<PathBuf> {
 #[derive(clap::Args, Debug, Clone)]
 pub struct Common {
     /// Backend to run on.
-    #[arg(long, value_enum, default_value_t = Backend::Ndarray)]
+    #[arg(long, value_enum, default_value_t)]
     pub backend: Backend,
     /// Directory for JSON, CSV and plots (default: `out/<example>`).
     #[arg(long)]

@@ -11,6 +11,8 @@ use clap::ValueEnum;
 pub enum Backend {
     /// burn-ndarray on the CPU with normscope's fused kernels (feature `ndarray`, default).
     Ndarray,
+    /// burn-flex on the CPU with the same fused kernels (feature `flex`).
+    Flex,
     /// libtorch on the CPU (feature `tch`).
     Tch,
     /// libtorch on CUDA device 0 (feature `tch`, a CUDA build of torch and a GPU).
@@ -19,6 +21,13 @@ pub enum Backend {
     Wgpu,
     /// Vulkan through CubeCL's SPIR-V compiler (feature `vulkan`).
     Vulkan,
+}
+
+impl Default for Backend {
+    /// The default CPU backend (`--backend` when not given).
+    fn default() -> Self {
+        Backend::Ndarray
+    }
 }
 
 impl Backend {
@@ -30,6 +39,11 @@ impl Backend {
                 #[cfg(feature = "ndarray")]
                 return Ok(Device::ndarray());
                 bail!("backend `ndarray` needs normscope built with `--features ndarray`")
+            }
+            Backend::Flex => {
+                #[cfg(feature = "flex")]
+                return Ok(Device::flex());
+                bail!("backend `flex` needs normscope built with `--features flex`")
             }
             Backend::Tch => {
                 #[cfg(feature = "tch")]
@@ -63,10 +77,16 @@ impl Backend {
         }
     }
 
+    /// Whether it runs on the CPU with normscope's kernels (NdArray, Flex).
+    pub fn is_cpu(self) -> bool {
+        matches!(self, Backend::Ndarray | Backend::Flex)
+    }
+
     /// The name as on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Ndarray => "ndarray",
+            Backend::Flex => "flex",
             Backend::Tch => "tch",
             Backend::TchCuda => "tch-cuda",
             Backend::Wgpu => "wgpu",

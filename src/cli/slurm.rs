@@ -20,7 +20,7 @@ use super::why_batchnorm::{ConfigArgs, validation_device};
 pub struct Slurm {
     /// Backend the tasks run on; `tch-cuda`, `wgpu` and `vulkan` ask for one GPU per task
     /// (`--gres=gpu:1`).
-    #[arg(long, value_enum, default_value_t = Backend::Ndarray)]
+    #[arg(long, value_enum, default_value_t)]
     pub backend: Backend,
     /// The configuration (as `why-batchnorm` takes it).
     #[command(flatten)]

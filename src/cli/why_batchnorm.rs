@@ -192,7 +192,7 @@ impl FromStr for Shard {
 #[derive(clap::Args, Debug, Clone)]
 pub struct WhyBatchnorm {
     /// Backend to run on.
-    #[arg(long, value_enum, default_value_t = Backend::Ndarray)]
+    #[arg(long, value_enum, default_value_t)]
     pub backend: Backend,
     /// The configuration.
     #[command(flatten)]
@@ -228,15 +228,18 @@ pub struct WhyBatchnorm {
     /// Worker processes of a whole run: the plan is split into N shards, each run by a child
     /// process of this program into `--out` (logs in OUT/logs/), then the report is rendered.
     /// Every unit seeds its own backend, so the numbers equal a single process's. Default: the
-    /// CPU cores for `ndarray` (whose kernels run on one thread), 1 for the other backends.
+    /// CPU cores on the CPU backends (`ndarray`, `flex`), 1 on the others.
     #[arg(long, value_name = "N", conflicts_with_all = ["plan", "unit", "shard", "render"])]
     pub jobs: Option<usize>,
 }
 
 /// A device to check a configuration on when the run's own may be absent (a login node without
-/// a GPU): the CPU's when built with `ndarray`.
+/// a GPU): a CPU backend's when built with one (`ndarray`, `flex`).
 pub fn validation_device(backend: Backend) -> Result<burn::tensor::Device> {
-    Backend::Ndarray.device().or_else(|_| backend.device())
+    [Backend::default(), Backend::Ndarray, Backend::Flex]
+        .into_iter()
+        .find_map(|cpu| cpu.device().ok())
+        .map_or_else(|| backend.device(), Ok)
 }
 
 /// What an invocation does, from its flags.
@@ -407,7 +410,7 @@ fn whole(args: &WhyBatchnorm, subcommand: &[&str]) -> Result<()> {
     };
     let device = args.backend.device()?;
     let jobs = args.jobs.unwrap_or(match args.backend {
-        Backend::Ndarray => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu if cpu.is_cpu() => std::thread::available_parallelism().map_or(1, |n| n.get()),
         _ => 1,
     });
     if jobs == 0 {

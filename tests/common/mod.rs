@@ -75,11 +75,16 @@ pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
 
 /// The devices this build can test, by name: each backend with and without autodiff.
 pub fn devices() -> Vec<(&'static str, Device)> {
-    #[allow(unused_mut)] // only the tch and wgpu features push more
+    #[allow(unused_mut)] // only the flex, tch and wgpu features push more
     let mut list = vec![
         ("ndarray", Device::ndarray()),
         ("ndarray+autodiff", Device::ndarray().autodiff()),
     ];
+    #[cfg(feature = "flex")]
+    {
+        list.push(("flex", Device::flex()));
+        list.push(("flex+autodiff", Device::flex().autodiff()));
+    }
     #[cfg(feature = "tch")]
     {
         list.push(("libtorch", Device::libtorch()));

@@ -1,6 +1,6 @@
 //! The models' `k×k` "same" convolution as one backend operation with its own backward
-//! ([`ConvOps`], a burn backend extension): on NdArray, normscope-ndarray's im2col + GEMM per
-//! sample (forward and backward); under autodiff, one graph node whose backward is
+//! ([`ConvOps`], a burn backend extension): on NdArray and Flex, normscope-cpu's im2col + GEMM
+//! per sample (forward and backward); under autodiff, one graph node whose backward is
 //! [`ConvOps::same_conv2d_backward`]. The default bodies are the backend's own convolution and
 //! its two backward passes.
 //!
@@ -39,7 +39,7 @@ fn options(k: usize, stride: usize) -> ConvOptions<2> {
 }
 
 /// The models' convolution. See the module documentation.
-#[backend_extension(NdArray: cfg(feature = "ndarray"), Autodiff)]
+#[backend_extension(NdArray: cfg(feature = "ndarray"), Flex: cfg(feature = "flex"), Autodiff)]
 pub trait ConvOps: Backend {
     /// `x: [N, C, H, W]` ⊛ `weight: [O, C, k, k]` with padding `⌊k/2⌋` and `stride`, no bias →
     /// `[N, O, ⌊(H + 2⌊k/2⌋ − k)/stride⌋ + 1, …]`.
@@ -86,35 +86,46 @@ fn backend_conv2d_backward<B: Backend>(
     }
 }
 
-#[cfg(feature = "ndarray")]
-#[allow(deprecated)]
-impl ConvOps for burn::backend::NdArray {
-    fn same_conv2d(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        stride: usize,
-    ) -> FloatTensor<Self> {
-        match normscope_ndarray::conv::conv2d(&x, &weight, stride) {
-            Some(y) => y,
-            None => backend_conv2d::<Self>(x, weight, stride),
-        }
-    }
+/// `impl ConvOps` for a CPU backend (NdArray, Flex): normscope-cpu's im2col + GEMM, through the
+/// backend's tensor type; dtypes other than f32 and f64 take the backend's own convolution.
+#[cfg(any(feature = "ndarray", feature = "flex"))]
+macro_rules! cpu_conv_ops {
+    ($backend:ty) => {
+        impl ConvOps for $backend {
+            fn same_conv2d(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                stride: usize,
+            ) -> FloatTensor<Self> {
+                match normscope_cpu::conv::conv2d(&x, &weight, stride) {
+                    Some(y) => y,
+                    None => backend_conv2d::<Self>(x, weight, stride),
+                }
+            }
 
-    fn same_conv2d_backward(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        stride: usize,
-    ) -> ConvGrads<Self> {
-        match normscope_ndarray::conv::conv2d_backward(&x, &weight, &grad, stride) {
-            Some((grad_input, grad_weight)) => ConvGrads {
-                grad_input,
-                grad_weight,
-            },
-            None => backend_conv2d_backward::<Self>(x, weight, grad, stride),
+            fn same_conv2d_backward(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                stride: usize,
+            ) -> ConvGrads<Self> {
+                match normscope_cpu::conv::conv2d_backward(&x, &weight, &grad, stride) {
+                    Some((grad_input, grad_weight)) => ConvGrads {
+                        grad_input,
+                        grad_weight,
+                    },
+                    None => backend_conv2d_backward::<Self>(x, weight, grad, stride),
+                }
+            }
         }
-    }
+    };
 }
+
+#[cfg(feature = "ndarray")]
+cpu_conv_ops!(burn::backend::NdArray);
+
+#[cfg(feature = "flex")]
+cpu_conv_ops!(burn::backend::Flex);
 
 #[derive(Debug)]
 struct SameConvBackward;

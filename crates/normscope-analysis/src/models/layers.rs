@@ -113,8 +113,9 @@ impl Conv {
 
     /// `[N, C_in, H, W] → [N, C_out, ⌈H/stride⌉, ⌈W/stride⌉]` ("same" padding `k/2`).
     ///
-    /// On NdArray the convolution is normscope's own operation ([`ConvOps`](super::ConvOps): im2col and
-    /// one GEMM per sample, with its own backward): burn-ndarray's direct convolution has a scalar
+    /// On the CPU backends (NdArray, Flex) the convolution is normscope's own operation
+    /// ([`super::conv_ops`]: a direct convolution for stride 1, im2col and one GEMM per sample
+    /// otherwise, with its own backward): burn-ndarray's direct convolution has a scalar
     /// input-gradient loop that made it 3–5× slower on this crate's networks. Other backends use
     /// their native (cuDNN, CubeCL) convolution.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
@@ -133,18 +134,14 @@ impl Conv {
     }
 }
 
-/// Whether the device's convolutions are faster as im2col + GEMM (NdArray).
+/// Whether the device's convolutions are faster as normscope's im2col + GEMM: the CPU backends
+/// (NdArray, Flex; `docs/performance.md`, "The training step").
 fn prefers_im2col(device: &Device) -> bool {
-    #[cfg(feature = "ndarray")]
-    {
-        matches!(
-            device.clone().inner().as_dispatch(),
-            burn::backend::DispatchDevice::NdArray(_)
-        )
-    }
-    #[cfg(not(feature = "ndarray"))]
-    {
-        let _ = device;
-        false
+    match device.clone().inner().as_dispatch() {
+        #[cfg(feature = "ndarray")]
+        burn::backend::DispatchDevice::NdArray(_) => true,
+        #[cfg(feature = "flex")]
+        burn::backend::DispatchDevice::Flex(_) => true,
+        _ => false,
     }
 }

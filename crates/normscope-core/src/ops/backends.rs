@@ -5,93 +5,130 @@ use super::{NormBackward, NormForward, NormLayout, NormOps, Statistics, composed
 #[allow(unused_imports)]
 use burn::backend::tensor::FloatTensor;
 
-/// NdArray: normscope-ndarray's fused CPU kernels (f32 and f64; other dtypes take the composed
-/// path).
-#[cfg(feature = "ndarray")]
-mod ndarray {
+/// The CPU backends, NdArray and Flex: normscope-cpu's fused kernels (f32 and f64; other dtypes
+/// take the composed path), reached through each backend's tensor type (`HostTensor`).
+#[cfg(any(feature = "ndarray", feature = "flex"))]
+mod cpu {
+    use super::super::Affine;
     use super::*;
-    use burn::backend::NdArray;
-    use normscope_ndarray::{GroupLayout, Statistics as KernelStatistics};
+    use burn::backend::Backend;
+    use normscope_cpu::{GroupLayout, HostTensor, Statistics as KernelStatistics};
 
-    fn statistics(layout: NormLayout) -> KernelStatistics {
-        match layout.statistics {
-            Statistics::PerChannel => KernelStatistics::PerChannel {
+    /// The kernels' statistics, or `None` for the layout no layer uses (per-channel statistics
+    /// with a per-element affine), which takes the composed path.
+    fn statistics(layout: NormLayout) -> Option<KernelStatistics> {
+        match (layout.statistics, layout.affine) {
+            (Statistics::PerChannel, Affine::PerElement) => None,
+            (Statistics::PerChannel, Affine::PerChannel) => Some(KernelStatistics::PerChannel {
                 centered: layout.centered,
-            },
-            Statistics::PerGroup(groups) => KernelStatistics::PerGroup(GroupLayout {
-                groups,
-                centered: layout.centered,
-                per_element: layout.affine == super::super::Affine::PerElement,
             }),
-        }
-    }
-
-    impl NormOps for NdArray {
-        fn norm_forward(
-            x: FloatTensor<Self>,
-            weight: FloatTensor<Self>,
-            bias: FloatTensor<Self>,
-            layout: NormLayout,
-            eps: f64,
-        ) -> NormForward<Self> {
-            // Per-channel statistics with a per-element affine is no layer of ours.
-            if layout.statistics == Statistics::PerChannel
-                && layout.affine == super::super::Affine::PerElement
-            {
-                return composed::forward::<Self>(x, weight, bias, layout, eps);
-            }
-            match normscope_ndarray::norm_forward(&x, &weight, &bias, statistics(layout), eps) {
-                Some((output, mean, invstd)) => NormForward {
-                    output,
-                    mean,
-                    invstd,
-                },
-                None => composed::forward::<Self>(x, weight, bias, layout, eps),
-            }
-        }
-
-        fn norm_backward(
-            x: FloatTensor<Self>,
-            weight: FloatTensor<Self>,
-            mean: FloatTensor<Self>,
-            invstd: FloatTensor<Self>,
-            grad_output: FloatTensor<Self>,
-            layout: NormLayout,
-            _eps: f64,
-        ) -> NormBackward<Self> {
-            if layout.statistics == Statistics::PerChannel
-                && layout.affine == super::super::Affine::PerElement
-            {
-                return composed::backward::<Self>(x, weight, mean, invstd, grad_output, layout);
-            }
-            match normscope_ndarray::norm_backward(
-                &x,
-                &weight,
-                &mean,
-                &invstd,
-                &grad_output,
-                statistics(layout),
-            ) {
-                Some((grad_input, grad_weight, grad_bias)) => NormBackward {
-                    grad_input,
-                    grad_weight,
-                    grad_bias,
-                },
-                None => composed::backward::<Self>(x, weight, mean, invstd, grad_output, layout),
-            }
-        }
-
-        fn channel_affine(
-            x: FloatTensor<Self>,
-            scale: FloatTensor<Self>,
-            shift: FloatTensor<Self>,
-        ) -> FloatTensor<Self> {
-            match normscope_ndarray::channel_affine(&x, &scale, &shift) {
-                Some(output) => output,
-                None => composed::channel_affine::<Self>(x, scale, shift),
+            (Statistics::PerGroup(groups), affine) => {
+                Some(KernelStatistics::PerGroup(GroupLayout {
+                    groups,
+                    centered: layout.centered,
+                    per_element: affine == Affine::PerElement,
+                }))
             }
         }
     }
+
+    /// A burn CPU backend whose float tensors the kernels read and write.
+    pub trait CpuBackend: Backend<FloatTensorPrimitive: HostTensor<f32> + HostTensor<f64>> {}
+    impl<B: Backend<FloatTensorPrimitive: HostTensor<f32> + HostTensor<f64>>> CpuBackend for B {}
+
+    pub fn forward<B: CpuBackend>(
+        x: FloatTensor<B>,
+        weight: FloatTensor<B>,
+        bias: FloatTensor<B>,
+        layout: NormLayout,
+        eps: f64,
+    ) -> NormForward<B> {
+        let fused = statistics(layout)
+            .and_then(|s| normscope_cpu::norm_forward(&x, &weight, &bias, s, eps));
+        match fused {
+            Some((output, mean, invstd)) => NormForward {
+                output,
+                mean,
+                invstd,
+            },
+            None => composed::forward::<B>(x, weight, bias, layout, eps),
+        }
+    }
+
+    pub fn backward<B: CpuBackend>(
+        x: FloatTensor<B>,
+        weight: FloatTensor<B>,
+        mean: FloatTensor<B>,
+        invstd: FloatTensor<B>,
+        grad_output: FloatTensor<B>,
+        layout: NormLayout,
+    ) -> NormBackward<B> {
+        let fused = statistics(layout).and_then(|s| {
+            normscope_cpu::norm_backward(&x, &weight, &mean, &invstd, &grad_output, s)
+        });
+        match fused {
+            Some((grad_input, grad_weight, grad_bias)) => NormBackward {
+                grad_input,
+                grad_weight,
+                grad_bias,
+            },
+            None => composed::backward::<B>(x, weight, mean, invstd, grad_output, layout),
+        }
+    }
+
+    pub fn channel_affine<B: CpuBackend>(
+        x: FloatTensor<B>,
+        scale: FloatTensor<B>,
+        shift: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        match normscope_cpu::channel_affine(&x, &scale, &shift) {
+            Some(output) => output,
+            None => composed::channel_affine::<B>(x, scale, shift),
+        }
+    }
+
+    /// `impl NormOps` for a CPU backend: every method is the kernels' (the orphan rule puts the
+    /// impls here, one line per backend).
+    macro_rules! cpu_norm_ops {
+        ($backend:ty) => {
+            impl NormOps for $backend {
+                fn norm_forward(
+                    x: FloatTensor<Self>,
+                    weight: FloatTensor<Self>,
+                    bias: FloatTensor<Self>,
+                    layout: NormLayout,
+                    eps: f64,
+                ) -> NormForward<Self> {
+                    forward::<Self>(x, weight, bias, layout, eps)
+                }
+
+                fn norm_backward(
+                    x: FloatTensor<Self>,
+                    weight: FloatTensor<Self>,
+                    mean: FloatTensor<Self>,
+                    invstd: FloatTensor<Self>,
+                    grad_output: FloatTensor<Self>,
+                    layout: NormLayout,
+                    _eps: f64,
+                ) -> NormBackward<Self> {
+                    backward::<Self>(x, weight, mean, invstd, grad_output, layout)
+                }
+
+                fn channel_affine(
+                    x: FloatTensor<Self>,
+                    scale: FloatTensor<Self>,
+                    shift: FloatTensor<Self>,
+                ) -> FloatTensor<Self> {
+                    channel_affine::<Self>(x, scale, shift)
+                }
+            }
+        };
+    }
+
+    #[cfg(feature = "ndarray")]
+    cpu_norm_ops!(burn::backend::NdArray);
+    #[cfg(feature = "flex")]
+    cpu_norm_ops!(burn::backend::Flex);
 }
 
 /// LibTorch: ATen's fused kernels through normscope-tch, one ATen call each way (cuDNN's

@@ -160,6 +160,7 @@ pub struct NormBackward<B: Backend> {
 /// Fused normalization operations. See the module documentation.
 #[backend_extension(
     NdArray: cfg(feature = "ndarray"),
+    Flex: cfg(feature = "flex"),
     LibTorch: cfg(feature = "tch"),
     Cube: cfg(feature = "wgpu"),
     Fusion: cfg(feature = "wgpu"),

@@ -1,4 +1,4 @@
-//! The float types the kernels run on (burn-ndarray's f32 and f64).
+//! The float types the kernels run on (f32 and f64, as burn's CPU backends store them).
 
 use core::ops::{Add, Mul, Sub};
 

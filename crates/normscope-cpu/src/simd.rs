@@ -18,6 +18,44 @@ pub fn has_avx2() -> bool {
     }
 }
 
+/// Whether this CPU runs the AVX2 + FMA copies (the convolution's register tiles).
+#[inline]
+pub fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `xs` as a slice of `U`, when `T` is `U` (a generic kernel taking its f32 path).
+#[inline]
+pub(crate) fn same<T: 'static, U: 'static>(xs: &[T]) -> Option<&[U]> {
+    (core::any::TypeId::of::<T>() == core::any::TypeId::of::<U>()).then(|| {
+        // SAFETY: `T` is `U`.
+        unsafe { core::slice::from_raw_parts(xs.as_ptr().cast::<U>(), xs.len()) }
+    })
+}
+
+/// `xs` as a mutable slice of `U`, when `T` is `U`.
+#[inline]
+pub(crate) fn same_mut<T: 'static, U: 'static>(xs: &mut [T]) -> Option<&mut [U]> {
+    (core::any::TypeId::of::<T>() == core::any::TypeId::of::<U>()).then(|| {
+        // SAFETY: `T` is `U`.
+        unsafe { core::slice::from_raw_parts_mut(xs.as_mut_ptr().cast::<U>(), xs.len()) }
+    })
+}
+
+/// `xs` as f32, when `T` is f32 (the AVX2 reductions are written for f32).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) fn f32s<T: crate::Real>(xs: &[T]) -> Option<&[f32]> {
+    same(xs)
+}
+
 /// Defines a function generic over [`crate::Real`] whose body is also compiled with AVX2 and
 /// runs that way where the CPU has it ([`has_avx2`]). The body is an `#[inline(always)]` inner
 /// function, so the `#[inline]` helpers it calls are compiled into each copy.

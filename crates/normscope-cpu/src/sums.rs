@@ -9,22 +9,14 @@ use core::mem::MaybeUninit;
 #[cfg(target_arch = "x86_64")]
 use crate::avx2;
 use crate::real::Real;
+#[cfg(target_arch = "x86_64")]
+use crate::simd::f32s;
 use crate::simd::multiversion;
 
 /// Independent accumulators per reduction.
 pub(crate) const LANES: usize = 16;
 /// Elements summed in the element type before the partial sums move to f64.
 pub(crate) const BLOCK: usize = 2048;
-
-/// `xs` as f32, when `T` is f32 (the reductions' AVX2 path is written for f32).
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn f32s<T: Real>(xs: &[T]) -> Option<&[f32]> {
-    (core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>()).then(|| {
-        // SAFETY: `T` is `f32`, so the slice is one of f32.
-        unsafe { core::slice::from_raw_parts(xs.as_ptr().cast::<f32>(), xs.len()) }
-    })
-}
 
 /// An f32 value as f32 (exact).
 #[cfg(target_arch = "x86_64")]

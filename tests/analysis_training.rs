@@ -22,36 +22,6 @@ use normscope::analysis::train::{
     BatchObjective, Objective, Quadratic, TrainConfig, Trainer, norm,
 };
 
-/// A symmetric matrix `Q diag(λ) Qᵀ` with `Q` orthonormal (Gram–Schmidt of a fixed matrix).
-fn symmetric(eigenvalues: &[f64]) -> Vec<f64> {
-    let n = eigenvalues.len();
-    let mut q: Vec<Vec<f64>> = (0..n)
-        .map(|i| {
-            (0..n)
-                .map(|j| ((i * 7 + j * 3) % 11) as f64 - 5.0 + if i == j { 9.0 } else { 0.0 })
-                .collect()
-        })
-        .collect();
-    for i in 0..n {
-        for k in 0..i {
-            let d: f64 = (0..n).map(|j| q[i][j] * q[k][j]).sum();
-            let (done, rest) = q.split_at_mut(i);
-            for (v, u) in rest[0].iter_mut().zip(&done[k]) {
-                *v -= d * u;
-            }
-        }
-        let nrm = norm(&q[i]);
-        q[i].iter_mut().for_each(|v| *v /= nrm);
-    }
-    let mut a = vec![0.0; n * n];
-    for i in 0..n {
-        for j in 0..n {
-            a[i * n + j] = (0..n).map(|k| q[k][i] * eigenvalues[k] * q[k][j]).sum();
-        }
-    }
-    a
-}
-
 #[test]
 fn beta_smoothness_is_the_curvature_along_the_gradient_on_a_quadratic() {
     let _rng = common::backend_rng();
@@ -84,7 +54,7 @@ fn power_iteration_and_hutchinson_recover_a_known_spectrum() {
     let _rng = common::backend_rng();
     let eigenvalues = [5.0, 2.0, 1.0, 0.5, -0.3, 0.1];
     let mut q = Quadratic {
-        a: symmetric(&eigenvalues),
+        a: common::symmetric(&eigenvalues),
         center: vec![0.0; 6],
     };
     let w = vec![0.3, -0.2, 0.1, 0.0, 0.5, -0.4];

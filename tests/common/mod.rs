@@ -116,3 +116,33 @@ pub fn two_normalizer_report() -> normscope::analysis::report::ReportConfig {
     config.probe_steps = vec![0, 6];
     config
 }
+
+/// A symmetric matrix `Q diag(λ) Qᵀ` with `Q` orthonormal (Gram–Schmidt of a fixed matrix).
+pub fn symmetric(eigenvalues: &[f64]) -> Vec<f64> {
+    let n = eigenvalues.len();
+    let mut q: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| ((i * 7 + j * 3) % 11) as f64 - 5.0 + if i == j { 9.0 } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    for i in 0..n {
+        for k in 0..i {
+            let d: f64 = (0..n).map(|j| q[i][j] * q[k][j]).sum();
+            let (done, rest) = q.split_at_mut(i);
+            for (v, u) in rest[0].iter_mut().zip(&done[k]) {
+                *v -= d * u;
+            }
+        }
+        let nrm = q[i].iter().map(|v| v * v).sum::<f64>().sqrt();
+        q[i].iter_mut().for_each(|v| *v /= nrm);
+    }
+    let mut a = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            a[i * n + j] = (0..n).map(|k| q[k][i] * eigenvalues[k] * q[k][j]).sum();
+        }
+    }
+    a
+}

@@ -40,6 +40,15 @@ pub enum AnalysisError {
     /// Output could not be written.
     #[error(transparent)]
     Output(#[from] crate::output::OutputError),
+    /// A backend refused a computation (libtorch's autograd, for the exact Hessian-vector
+    /// products of `metrics::hessian_tch`).
+    #[error("{what}: {reason}")]
+    Backend {
+        /// What was being computed.
+        what: String,
+        /// The backend's message.
+        reason: String,
+    },
     /// Training diverged (a non-finite loss).
     #[error("training diverged at step {step}: loss {loss}")]
     Diverged {

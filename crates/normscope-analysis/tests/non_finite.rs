@@ -113,10 +113,10 @@ fn covariate_shift_and_percentiles_of_non_finite_values_are_nan() {
         id: ParamId::new(),
         shape: vec![1, 1],
         offset,
+        path: format!("layers.{offset}.weight"),
+        buffer: false,
     };
-    let layout = ParamLayout {
-        slots: vec![slot(0), slot(1)],
-    };
+    let layout = ParamLayout::from_slots(vec![slot(0), slot(1)]);
     let mut q = Quadratic {
         a: vec![2.0, 0.5, 0.5, 1.0],
         center: vec![0.0, 0.0],

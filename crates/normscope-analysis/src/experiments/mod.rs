@@ -17,6 +17,7 @@ pub mod gradient_predictiveness;
 pub mod hessian;
 pub mod identity_bias;
 pub mod internal_covariate_shift;
+pub mod landscape;
 pub mod lr_range;
 pub mod noisy_batchnorm;
 pub mod rank_collapse;

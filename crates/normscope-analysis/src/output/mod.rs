@@ -1,6 +1,7 @@
 //! Writing results: JSON, CSV, plots (SVG and PNG), tables, and sections of results rendered as
 //! text, Markdown and HTML ([`Section`], [`Page`]).
 
+pub mod contour;
 mod document;
 mod plot;
 

@@ -21,7 +21,7 @@ use super::OutputError;
 
 static FONT: Once = Once::new();
 
-fn register_font() {
+pub(super) fn register_font() {
     FONT.call_once(|| {
         let bytes: &'static [u8] = include_bytes!("../../assets/DejaVuSans.ttf");
         plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)

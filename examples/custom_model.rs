@@ -155,6 +155,10 @@ fn batch(device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
 pub struct Outcome {
     /// Cross-entropy of every step: the training steps, then the frozen fine-tuning steps.
     pub losses: Vec<f64>,
+    /// How many running-statistic values the model has (0 without BatchNorm-like layers).
+    pub statistics: usize,
+    /// Whether the training steps (statistics not frozen) moved the running statistics.
+    pub statistics_moved_in_training: bool,
     /// Whether the frozen fine-tuning steps left every running statistic as it was.
     pub frozen_statistics_unchanged: bool,
     /// max |folded − unfolded| over the eval-mode logits of a fresh batch.
@@ -186,6 +190,7 @@ pub fn run(norm: &NormConfig, steps: usize, frozen_steps: usize) -> Result<Outco
     let device = Device::ndarray().autodiff();
     device.seed(0);
     let mut model = SmallCnn::new(norm, &device)?;
+    let initial = running_statistics(&model);
     let mut optimizer = AdamConfig::new().init();
     let mut losses = vec![];
     for _ in 0..steps {
@@ -195,8 +200,9 @@ pub fn run(norm: &NormConfig, steps: usize, frozen_steps: usize) -> Result<Outco
     }
     // Fine-tune with the statistics frozen: train mode now normalizes with the running
     // statistics and leaves them; the convolutions, γ and β keep training.
-    model = freeze_statistics(model);
     let before = running_statistics(&model);
+    let statistics_moved_in_training = before != initial;
+    model = freeze_statistics(model);
     for _ in 0..frozen_steps {
         let (next, loss) = step(model, &mut optimizer, &device)?;
         model = next;
@@ -222,6 +228,8 @@ pub fn run(norm: &NormConfig, steps: usize, frozen_steps: usize) -> Result<Outco
         .count();
     Ok(Outcome {
         losses,
+        statistics: before.len(),
+        statistics_moved_in_training,
         frozen_statistics_unchanged,
         fold_max_abs_diff,
         accuracy: correct as f64 / labels.len() as f64,

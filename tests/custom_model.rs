@@ -19,6 +19,8 @@ fn the_custom_model_example_trains_freezes_and_folds() {
     let trained = losses[35..40].iter().sum::<f64>() / 5.0;
     println!("{norm:?}: loss {first:.3} → {trained:.3}, {outcome:?}");
     assert!(trained < 0.6 * first, "loss {first} → {trained}");
+    // The freeze is not vacuous: there are statistics, training moved them, freezing stopped them.
+    assert!(outcome.statistics > 0 && outcome.statistics_moved_in_training);
     assert!(outcome.frozen_statistics_unchanged);
     assert!(
         outcome.fold_max_abs_diff < 1e-4,
@@ -30,6 +32,7 @@ fn the_custom_model_example_trains_freezes_and_folds() {
     // GroupNorm keeps no running statistics: nothing to freeze or fold, the same logits.
     let group: NormConfig = toml::from_str("kind = \"group_norm\"\ngroups = 4").unwrap();
     let outcome = custom_model::run(&group, 5, 2).unwrap();
+    assert_eq!(outcome.statistics, 0);
     assert!(outcome.frozen_statistics_unchanged);
     assert_eq!(outcome.fold_max_abs_diff, 0.0);
 }

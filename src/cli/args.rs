@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 
 use super::Backend;
@@ -140,24 +140,27 @@ impl DataArgs {
         if !dir.is_dir() {
             bail!("--data-dir {}: not a readable directory", dir.display());
         }
+        use normscope_analysis::data::{cifar10, idx};
         let kind = match self.dataset {
             Some(kind) => kind,
-            None if dir.join("data_batch_1.bin").exists() => DatasetKind::Cifar10,
-            None if dir.join("train-images-idx3-ubyte").exists()
-                || dir.join("train-images-idx3-ubyte.gz").exists() =>
-            {
-                DatasetKind::Mnist
-            }
+            None if cifar10::files(&dir).is_ok() => DatasetKind::Cifar10,
+            None if idx::files(&dir).is_ok() => DatasetKind::Mnist,
             None => bail!(
-                "--data-dir {}: found neither CIFAR-10 batches (data_batch_1.bin) nor IDX files (train-images-idx3-ubyte[.gz]); name the dataset with --dataset",
+                "--data-dir {}: found neither CIFAR-10 batches (data_batch_1.bin, here or in cifar-10-batches-bin/) nor the four IDX files (train-images-idx3-ubyte, train-images.idx3-ubyte, raw or .gz, here or in raw/); name the dataset with --dataset",
                 dir.display()
             ),
         };
-        Ok(match kind {
+        let source = match kind {
             DatasetKind::Cifar10 => DataSource::Cifar10 { dir },
             DatasetKind::Mnist => DataSource::Mnist { dir },
             DatasetKind::FashionMnist => DataSource::FashionMnist { dir },
-        })
+        };
+        let files = source.files().context("--data-dir")?;
+        eprintln!("data: {} from", source.name());
+        for file in &files {
+            eprintln!("  {}", file.display());
+        }
+        Ok(source)
     }
 }
 

@@ -514,3 +514,74 @@ fn random_directories_of_idx_and_cifar10_files_load_or_name_a_file_in_them() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The distributions' spellings (issue 34, item 1): a dot or a dash before `idx`, raw or `.gz`,
+/// in the directory or in its `raw/`; CIFAR-10's `cifar-10-batches-bin/` one level down; and
+/// the loader says which files it read (`DataSource::files`), the ones it then loads.
+#[test]
+fn loaders_find_the_distributions_spellings_and_say_which_files_they_read() {
+    assert_eq!(
+        idx::spellings("train-images-idx3-ubyte"),
+        [
+            "train-images-idx3-ubyte",
+            "train-images-idx3-ubyte.gz",
+            "train-images.idx3-ubyte",
+            "train-images.idx3-ubyte.gz"
+        ]
+    );
+    // Kaggle's dotted names, two gzipped, in torchvision's raw/.
+    let dir = temp_dir("spellings");
+    let raw = dir.join("raw");
+    std::fs::create_dir_all(&raw).unwrap();
+    let (train, test) = (mnist_split(3), mnist_split(2));
+    let names = [
+        "train-images.idx3-ubyte",
+        "train-labels.idx1-ubyte.gz",
+        "t10k-images.idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte",
+    ];
+    for (name, bytes) in names.iter().zip([train.0, train.1, test.0, test.1]) {
+        let bytes = if name.ends_with(".gz") {
+            gzip(&bytes)
+        } else {
+            bytes
+        };
+        std::fs::write(raw.join(name), bytes).unwrap();
+    }
+    let source = DataSource::Mnist { dir: dir.clone() };
+    let read = source.files().unwrap();
+    assert_eq!(read, names.map(|n| raw.join(n)).to_vec());
+    let (train, test) = source.load().unwrap();
+    assert_eq!((train.len(), test.len()), (3, 2));
+    // One file gone: the error names it and the spellings tried.
+    std::fs::remove_file(raw.join(names[2])).unwrap();
+    let err = source.load().unwrap_err().to_string();
+    assert!(
+        err.contains("t10k-images-idx3-ubyte") && err.contains("t10k-images.idx3-ubyte.gz"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+
+    // CIFAR-10 unpacked as its archive does: the batches one level down.
+    let dir = temp_dir("cifar-nested");
+    let batches = dir.join(cifar10::BATCHES_DIR);
+    std::fs::create_dir_all(&batches).unwrap();
+    std::fs::write(batches.join("data_batch_1.bin"), cifar_records(4, 0)).unwrap();
+    std::fs::write(batches.join("data_batch_3.bin"), cifar_records(2, 1)).unwrap();
+    std::fs::write(batches.join("test_batch.bin"), cifar_records(3, 2)).unwrap();
+    let source = DataSource::Cifar10 { dir: dir.clone() };
+    assert_eq!(
+        source.files().unwrap(),
+        ["data_batch_1.bin", "data_batch_3.bin", "test_batch.bin"]
+            .map(|n| batches.join(n))
+            .to_vec()
+    );
+    let (train, test) = source.load().unwrap();
+    assert_eq!((train.len(), test.len()), (6, 3));
+    std::fs::remove_file(batches.join("test_batch.bin")).unwrap();
+    assert_eq!(
+        data_error_path(source.load()),
+        batches.join("test_batch.bin")
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

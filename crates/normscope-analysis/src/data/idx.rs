@@ -1,6 +1,7 @@
 //! MNIST and Fashion-MNIST from their IDX files (raw or gzipped): `train-images-idx3-ubyte`,
-//! `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte` (with or
-//! without `.gz`).
+//! `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`, each with or
+//! without `.gz`, with a dash or a dot before `idx` (`train-images.idx3-ubyte`, as Kaggle's copies
+//! name them), in the directory or in its `raw/` (torchvision's `MNIST/raw`).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -23,20 +24,59 @@ pub const FILES: [&str; 4] = [
     "t10k-labels-idx1-ubyte",
 ];
 
-/// `name` or `name.gz` in `dir`, whichever exists.
-fn find(dir: &Path, name: &str) -> Result<PathBuf, AnalysisError> {
-    let raw = dir.join(name);
-    let gz = dir.join(format!("{name}.gz"));
-    if raw.exists() {
-        Ok(raw)
-    } else if gz.exists() {
-        Ok(gz)
-    } else {
-        Err(data_error(
-            &raw,
-            "missing (neither the file nor its .gz is in the directory)",
-        ))
+/// The spellings of one of [`FILES`] that the distributions use, in the order they are tried:
+/// a dash or a dot before `idx`, each raw or with `.gz`.
+pub fn spellings(name: &str) -> Vec<String> {
+    let dotted = match name.rfind("-idx") {
+        Some(i) => format!("{}.{}", &name[..i], &name[i + 1..]),
+        None => name.to_string(),
+    };
+    let mut names = vec![];
+    for base in [name.to_string(), dotted] {
+        for file in [base.clone(), format!("{base}.gz")] {
+            if !names.contains(&file) {
+                names.push(file);
+            }
+        }
     }
+    names
+}
+
+/// The first spelling of `name` (see [`spellings`]) in `dir` or in `dir/raw`.
+fn find(dir: &Path, name: &str) -> Result<PathBuf, AnalysisError> {
+    for folder in [dir.to_path_buf(), dir.join("raw")] {
+        for file in spellings(name) {
+            let path = folder.join(file);
+            if path.is_file() {
+                return Ok(path);
+            }
+        }
+    }
+    Err(data_error(
+        &dir.join(name),
+        format!(
+            "missing: none of {} is in the directory or in its raw/",
+            spellings(name).join(", ")
+        ),
+    ))
+}
+
+/// The four files the loader reads from `dir`, in the order of [`FILES`]: each found as
+/// [`spellings`] lists, in `dir` or `dir/raw`. A missing one is an [`AnalysisError::Data`]
+/// naming it and the spellings tried.
+pub fn files(dir: &Path) -> Result<[PathBuf; 4], AnalysisError> {
+    if !dir.is_dir() {
+        return Err(data_error(
+            dir,
+            "not a directory (expected the four MNIST/Fashion-MNIST IDX files)",
+        ));
+    }
+    Ok([
+        find(dir, FILES[0])?,
+        find(dir, FILES[1])?,
+        find(dir, FILES[2])?,
+        find(dir, FILES[3])?,
+    ])
 }
 
 /// The file's bytes, gunzipped when they start with the gzip magic.
@@ -124,14 +164,12 @@ pub fn parse(
     Ok((dims, data.to_vec()))
 }
 
-fn load_split(dir: &Path, images: &str, labels: &str) -> Result<Dataset, AnalysisError> {
-    let images_path = find(dir, images)?;
-    let labels_path = find(dir, labels)?;
+fn load_split(images_path: &Path, labels_path: &Path) -> Result<Dataset, AnalysisError> {
     images_and_labels(
-        &images_path,
-        &read_bytes(&images_path)?,
-        &labels_path,
-        &read_bytes(&labels_path)?,
+        images_path,
+        &read_bytes(images_path)?,
+        labels_path,
+        &read_bytes(labels_path)?,
     )
 }
 
@@ -183,17 +221,12 @@ pub fn images_and_labels(
 /// `(train, test)` from the four IDX files in `dir` (MNIST and Fashion-MNIST share the names),
 /// whose images must have one size.
 pub fn load(dir: &Path) -> Result<(Dataset, Dataset), AnalysisError> {
-    if !dir.is_dir() {
-        return Err(data_error(
-            dir,
-            "not a directory (expected the four MNIST/Fashion-MNIST IDX files)",
-        ));
-    }
-    let train = load_split(dir, FILES[0], FILES[1])?;
-    let test = load_split(dir, FILES[2], FILES[3])?;
+    let [train_images, train_labels, test_images, test_labels] = files(dir)?;
+    let train = load_split(&train_images, &train_labels)?;
+    let test = load_split(&test_images, &test_labels)?;
     if test.shape != train.shape {
         return Err(data_error(
-            &find(dir, FILES[2])?,
+            &test_images,
             format!(
                 "test images of {}×{} beside training images of {}×{}",
                 test.shape[1], test.shape[2], train.shape[1], train.shape[2]

@@ -86,48 +86,25 @@ impl DataSource {
         Ok((train, test))
     }
 
-    /// Checks, without loading them, that the data's files are there and readable: the
-    /// directory can be listed and holds the files the loader needs.
-    pub fn check(&self) -> Result<(), AnalysisError> {
-        let (dir, needed): (&PathBuf, Vec<String>) = match self {
-            DataSource::Synthetic(_) => return Ok(()),
-            DataSource::Cifar10 { dir } => (
-                dir,
-                vec!["data_batch_1.bin".into(), "test_batch.bin".into()],
-            ),
+    /// The files [`DataSource::load`] reads, found under the distributions' names (see
+    /// [`idx::files`], [`cifar10::files`]); none for the synthetic task. A missing file is an
+    /// [`AnalysisError::Data`] naming it.
+    pub fn files(&self) -> Result<Vec<PathBuf>, AnalysisError> {
+        match self {
+            DataSource::Synthetic(_) => Ok(vec![]),
+            DataSource::Cifar10 { dir } => cifar10::files(dir),
             DataSource::Mnist { dir } | DataSource::FashionMnist { dir } => {
-                (dir, idx::FILES.iter().map(|f| f.to_string()).collect())
+                Ok(idx::files(dir)?.to_vec())
             }
-        };
-        let error = |reason: String| AnalysisError::Data {
-            path: dir.clone(),
-            reason,
-        };
-        let names: Vec<String> = std::fs::read_dir(dir)
-            .map_err(|e| error(format!("cannot read the {} directory: {e}", self.name())))?
-            .filter_map(|entry| {
-                entry
-                    .ok()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-            })
-            .collect();
-        for file in needed {
-            if !names
-                .iter()
-                .any(|n| *n == file || *n == format!("{file}.gz"))
-            {
-                return Err(error(format!(
-                    "no `{file}` in the directory: not a {} directory",
-                    self.name()
-                )));
-            }
-            let path = dir.join(if names.contains(&file) {
-                file.clone()
-            } else {
-                format!("{file}.gz")
-            });
+        }
+    }
+
+    /// Checks, without loading them, that the data's files are there and readable (see
+    /// [`DataSource::files`]).
+    pub fn check(&self) -> Result<(), AnalysisError> {
+        for path in self.files()? {
             std::fs::File::open(&path).map_err(|e| AnalysisError::Data {
-                path,
+                path: path.clone(),
                 reason: format!("cannot be read: {e}"),
             })?;
         }

@@ -387,16 +387,25 @@ fn metrics_agree_across_backends() {
 /// The convolution the models use on the CPU backends (`same_conv2d`: normscope-cpu's im2col +
 /// GEMM, with its own backward) equals the backend's own convolution, values and both gradients,
 /// for 1×1 and 3×3 kernels, strides 1 and 2 and odd sizes, on NdArray and (feature `flex`) Flex.
+/// Flex with autodiff, where the feature is on (never called otherwise).
+fn flex_autodiff() -> Device {
+    #[cfg(feature = "flex")]
+    return Device::flex().autodiff();
+    #[cfg(not(feature = "flex"))]
+    unreachable!("the flex feature is off")
+}
+
 #[test]
 fn im2col_convolution_matches_the_direct_one() {
     let _rng = common::backend_rng();
     use burn::tensor::module::conv2d;
     use burn::tensor::ops::ConvOptions;
     use normscope::analysis::models::same_conv2d;
-    #[allow(unused_mut)]
-    let mut cpus = vec![Device::ndarray().autodiff()];
-    #[cfg(feature = "flex")]
-    cpus.push(Device::flex().autodiff());
+    let cpus = [
+        Some(Device::ndarray().autodiff()),
+        cfg!(feature = "flex").then(flex_autodiff),
+    ];
+    let cpus: Vec<Device> = cpus.into_iter().flatten().collect();
     for (device, (n, c, o, h, w, k, stride)) in cpus.iter().flat_map(|d| {
         [
             (3, 5, 4, 7, 9, 3, 1),

@@ -467,3 +467,28 @@ fn settings_that_would_silently_change_the_experiment_are_refused() {
     assert_eq!(key, "interventions.learning_rates[1]");
     assert_eq!(value, "1e308");
 }
+
+/// The README's example configuration is one the report takes, and it sets what it says.
+#[test]
+fn the_readmes_example_configuration_parses_and_sets_its_keys() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("```toml\nseeds = 5")
+        .expect("the README's TOML example")
+        + 8;
+    let end = start + readme[start..].find("```").unwrap();
+    let config = ReportConfig::from_toml(Scale::Default, &readme[start..end]).unwrap();
+    config.validate(&Device::ndarray()).unwrap();
+    let labels: Vec<&str> = config
+        .normalizers
+        .iter()
+        .map(|e| e.label.as_str())
+        .collect();
+    assert_eq!(labels, ["none", "BatchNorm", "GN(8)"]);
+    let iv = &config.interventions;
+    assert_eq!(iv.depths, [1, 4, 16, 32]);
+    assert_eq!(iv.depth_learning_rates, [0.03, 0.1, 0.3]);
+    assert_eq!(iv.budgets, [50, 100, 200]);
+    assert_eq!(iv.rank.depths, [2, 8, 32]);
+}

@@ -557,3 +557,67 @@ fn killing_the_parent_ends_its_workers_and_resume_needs_no_flags() {
     std::fs::remove_dir_all(&out).unwrap();
     std::fs::remove_file(&config).unwrap();
 }
+
+/// A run directory written before `NoiseOnly` was its own kind (181fd25 and earlier: a
+/// `noisy_batch_norm` with `normalize = false`, and the fingerprint that spelling hashed to)
+/// renders to the numbers and verdicts of the same run written today (issue 28, item 2).
+#[test]
+fn a_run_directory_in_the_old_format_renders_the_same_report() {
+    let _rng = common::backend_rng();
+    let mut config = small();
+    config.normalizers = normscope::analysis::report::default_normalizers()
+        .into_iter()
+        .filter(|e| ["none", "BatchNorm", "NoiseOnly"].contains(&e.label.as_str()))
+        .collect();
+    let new = temp_dir("format-new");
+    report::run(&config, &Device::ndarray(), "ndarray", &new, false, &Silent).unwrap();
+
+    // The same directory as the old code wrote it.
+    let old = temp_dir("format-old");
+    std::fs::create_dir_all(old.join("units")).unwrap();
+    let old_fingerprint = "00c0ffee0badf00d";
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(new.join("state.json")).unwrap()).unwrap();
+    let new_fingerprint = state["fingerprint"].as_str().unwrap().to_string();
+    state["fingerprint"] = old_fingerprint.into();
+    let noise_only = state["config"]["normalizers"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|e| e["label"] == "NoiseOnly")
+        .unwrap();
+    assert_eq!(noise_only["norm"]["kind"], "noise_only");
+    noise_only["norm"] = serde_json::json!({
+        "kind": "noisy_batch_norm", "noise_mean_max": 0.5, "noise_scale_max": 1.5,
+        "per_sample": false, "momentum": 0.1, "eps": 1e-5, "affine": true, "normalize": false
+    });
+    std::fs::write(
+        old.join("state.json"),
+        serde_json::to_string_pretty(&state).unwrap(),
+    )
+    .unwrap();
+    for file in std::fs::read_dir(new.join("units")).unwrap() {
+        let file = file.unwrap();
+        let text = std::fs::read_to_string(file.path()).unwrap();
+        let needle = format!("config = \"{new_fingerprint}\"");
+        assert!(text.contains(&needle), "{text}");
+        std::fs::write(
+            old.join("units").join(file.file_name()),
+            text.replace(&needle, &format!("config = \"{old_fingerprint}\"")),
+        )
+        .unwrap();
+    }
+
+    let rendered = report::render(&config, &old).unwrap();
+    assert!(rendered.missing.is_empty(), "{:?}", rendered.missing);
+    let results = |dir: &Path| -> serde_json::Value {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap())
+                .unwrap();
+        v.as_object_mut().unwrap().remove("provenance");
+        v
+    };
+    assert_eq!(results(&old), results(&new));
+    std::fs::remove_dir_all(&new).unwrap();
+    std::fs::remove_dir_all(&old).unwrap();
+}

@@ -54,7 +54,7 @@ impl Span {
     }
 
     fn validate(&self, key: &str) -> Result<(), AnalysisError> {
-        at_least(&format!("{key}.points"), self.points, 2)?;
+        at_least(format!("{key}.points"), self.points, 2)?;
         if !(self.from.is_finite() && self.to.is_finite() && self.from < self.to) {
             return Err(AnalysisError::Config {
                 key: format!("{key}.from"),

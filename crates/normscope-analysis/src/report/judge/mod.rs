@@ -105,7 +105,7 @@ fn run_intervention(config: &ReportConfig, units: &Units, kind: InterventionKind
     let seed = resampling_seed(kind.id());
     match kind {
         InterventionKind::Noise => intervention::noise(config, units, seed),
-        InterventionKind::LearningRates => intervention::learning_rates(config, units),
+        InterventionKind::LearningRates => intervention::learning_rates(config, units, seed),
         InterventionKind::SkipInitDepth => intervention::identity_bias(config, units, seed),
         InterventionKind::RankPretraining => intervention::rank_collapse(config, units, seed),
     }

@@ -145,7 +145,7 @@ fn labels_of(entries: &[Entry]) -> String {
 /// explanation and how to read it (also what `why_batchnorm` prints when it is done).
 pub fn answer(summary: &Summary, config: &ReportConfig) -> Section {
     Section::new("summary", "The answer")
-            .paragraph_class("bottom-line", Text::new().strong("Bottom line. ").plain(text::bottom_line(summary, config)))
+            .paragraph_class("bottom-line", Text::new().strong("Bottom line.").plain(format!(" {}", text::bottom_line(summary, config))))
             .paragraph_class("conclusion", text::details(summary, config))
             .table(tables::answer(summary))
             .paragraph_class("how", "How to read this: each explanation has an intervention — an experiment that changes its mechanism with the rest held fixed (its subsection) — whose outcome, where significant, decides the verdict. Besides, each explanation predicts that BatchNorm moves one quantity (the metric) and that the quantity governs how fast a network trains. The ratio shows how BatchNorm moves it against no normalization, with Fieller's 95% interval over seeds (t-based, honest at three seeds); ρ is the Spearman rank correlation between the metric and the final training loss across all normalizers of the battery, with its permutation p-value — an explanation that accounts for why normalizers differ in speed shows a significant ρ of the predicted sign. The verdict rules (docs/metrics.md) count only significant evidence: an interval that excludes 1, a p below 0.05; an explanation is *contradicted* only when its paper's own test comes out against it.")

@@ -101,6 +101,16 @@ pub fn scope(i: &Intervention, config: &ReportConfig) -> String {
         } => Some(j),
         _ => None,
     };
+    // The judged depth, or (none significant) every depth swept.
+    let depth = |swept: &[usize]| {
+        judged.map_or_else(
+            || {
+                let list: Vec<String> = swept.iter().map(|d| d.to_string()).collect();
+                list.join(", ")
+            },
+            |j| j.depth.to_string(),
+        )
+    };
     match i.kind {
         InterventionKind::Noise => format!(
             "noise after every BatchNorm in the battery's ResNet ({} block(s) per stage), {} steps at batch {}, {} seed(s), {data} data",
@@ -113,7 +123,7 @@ pub fn scope(i: &Intervention, config: &ReportConfig) -> String {
         InterventionKind::SkipInitDepth => format!(
             "SkipInit vs BatchNorm vs none, each at its best rate of {:?}, {} blocks per stage, {} steps at batch {}, {} seeds, {data} data",
             iv.depth_learning_rates,
-            judged.map_or("no".into(), |j| j.depth.to_string()),
+            depth(&iv.depths),
             judged.map_or(iv.steps, |j| j.budget),
             config.train.batch_size,
             iv.seeds
@@ -122,7 +132,7 @@ pub fn scope(i: &Intervention, config: &ReportConfig) -> String {
             "plain MLPs {} wide, vanilla vs BatchNorm vs rank-pre-trained vanilla, each at its best rate of {:?}, {} hidden layers, {} steps at batch {}, {} seeds, {data} data",
             iv.rank.width,
             iv.rank.learning_rates,
-            judged.map_or("no".into(), |j| j.depth.to_string()),
+            depth(&iv.rank.depths),
             iv.rank.steps,
             config.train.batch_size,
             iv.seeds

@@ -12,10 +12,10 @@ use crate::report::explanation::{InterventionKind, Role};
 use crate::report::judge::verdict::Direction;
 use crate::report::units::UnitKind;
 use crate::report::units::measure::Units;
-use crate::stats::{Estimate, ratio_of_means};
+use crate::stats::{Estimate, ratio_of_means, replication};
 
-/// The learning-rate range with and without BatchNorm.
-pub fn learning_rates(config: &ReportConfig, units: &Units) -> Intervention {
+/// The learning-rate range with and without BatchNorm. `seed` seeds the replication simulation.
+pub fn learning_rates(config: &ReportConfig, units: &Units, seed: u64) -> Intervention {
     let kind = InterventionKind::LearningRates;
     let iv = &config.interventions;
     let chance = chance_loss(config.data.classes());
@@ -57,12 +57,49 @@ pub fn learning_rates(config: &ReportConfig, units: &Units) -> Intervention {
             .map(|p| p.final_loss.mean)
             .fold(f64::INFINITY, f64::min)
     };
-    let (direction, reason) = match (eta_none, eta_bn) {
+    let decide = |eta_none: Option<f64>, eta_bn: Option<f64>| match (eta_none, eta_bn) {
         (_, None) | (None, _) => (Direction::TooFew, Reason::NoStableRate),
         (Some(n), Some(b)) if b > n => (Direction::For, Reason::Judged),
         (Some(n), Some(_)) if n >= top => (Direction::Neither, Reason::GridTooNarrow),
         _ => (Direction::Against, Reason::Judged),
     };
+    let (direction, reason) = decide(eta_none, eta_bn);
+    // A fresh set of seeds: every (arm, rate)'s per-seed losses redrawn, its divergences kept
+    // as observed, both η* and the outcome recomputed.
+    let cells: Vec<(usize, f64, usize, Vec<f64>)> = [none, bn]
+        .iter()
+        .enumerate()
+        .flat_map(|(k, a)| {
+            a.points.iter().map(move |p| {
+                let losses = runs_at(&units.lr, &a.label, &p.point)
+                    .iter()
+                    .map(|u| loss_or_chance(u.final_loss, u.diverged_at.is_some(), chance))
+                    .collect();
+                (k, p.point.lr, p.diverged, losses)
+            })
+        })
+        .collect();
+    let replication = (reason == Reason::Judged).then(|| {
+        let groups: Vec<&[f64]> = cells.iter().map(|c| c.3.as_slice()).collect();
+        let outcome = |draws: &[&[f64]]| {
+            let eta = |k: usize| {
+                let grid: Vec<LrSummary> = cells
+                    .iter()
+                    .zip(draws)
+                    .filter(|(c, _)| c.0 == k)
+                    .map(|(c, d)| LrSummary {
+                        lr: c.1,
+                        final_loss: crate::stats::mean(d),
+                        diverged: c.2,
+                        runs: d.len(),
+                    })
+                    .collect();
+                largest_stable(&grid, stability(config.data.classes()))
+            };
+            decide(eta(0), eta(1)).0
+        };
+        replication(&groups, outcome, 2000, seed)
+    });
     let at_common = eta_none.zip(eta_bn).map(|(n, b)| {
         let lr = n.min(b);
         let point = grid
@@ -86,7 +123,7 @@ pub fn learning_rates(config: &ReportConfig, units: &Units) -> Intervention {
         check: None,
         direction,
         reason,
-        replication: None,
+        replication,
         facts: Facts::LearningRates {
             eta_none,
             eta_bn,

@@ -398,11 +398,15 @@ fn the_learning_rate_sweep_reaches_every_outcome() {
             ..Units::default()
         }
     };
-    let judge = |u: &Units| learning_rates(&c, u).direction;
+    let judge = |u: &Units| learning_rates(&c, u, 7).direction;
     let nan = f64::NAN;
-    let i = learning_rates(&c, &units([1.5, 1.0, nan], [1.2, 0.5, 0.4]));
+    let i = learning_rates(&c, &units([1.5, 1.0, nan], [1.2, 0.5, 0.4]), 7);
     assert_eq!(i.direction, Direction::For, "{i:?}");
     assert!((i.statistic.unwrap().value - 10.0).abs() < 1e-12);
+    // Seeds that agree exactly replicate every time; an outcome that was not judged has none.
+    assert_eq!(i.replication, Some(1.0));
+    let i = learning_rates(&c, &units([1.5, 1.0, 0.9], [1.2, 0.5, 0.4]), 7);
+    assert_eq!((i.direction, i.replication), (Direction::Neither, None));
     assert_eq!(
         judge(&units([1.5, 1.0, nan], [1.2, 0.5, nan])),
         Direction::Against

@@ -66,7 +66,7 @@ impl SyntheticConfig {
     /// classes (a classification task), 1 channel, an image side of 1, 2 training images (a
     /// batch), 1 test image (the test accuracy); `noise` and `brightness` finite and `≥ 0`,
     /// `contrast` finite and `≥ 1` (the range `[1/contrast, contrast]`), each at most
-    /// [`MAX_SCALE`]; and images that fit in memory's address space (`N·C·size²` f32 values).
+    /// `MAX_SCALE`; and images that fit in memory's address space (`N·C·size²` f32 values).
     pub fn validate(&self, table: &str) -> Result<(), AnalysisError> {
         let key = |field: &str| format!("{table}.{field}");
         at_least(key("classes"), self.classes, 2)?;

@@ -114,7 +114,7 @@ impl Conv {
     /// `[N, C_in, H, W] → [N, C_out, ⌈H/stride⌉, ⌈W/stride⌉]` ("same" padding `k/2`).
     ///
     /// On the CPU backends (NdArray, Flex) the convolution is normscope's own operation
-    /// ([`super::conv_ops`]: a direct convolution for stride 1, im2col and one GEMM per sample
+    /// (`conv_ops`: a direct convolution for stride 1, im2col and one GEMM per sample
     /// otherwise, with its own backward): burn-ndarray's direct convolution has a scalar
     /// input-gradient loop that made it 3–5× slower on this crate's networks. Other backends use
     /// their native (cuDNN, CubeCL) convolution.

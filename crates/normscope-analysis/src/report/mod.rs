@@ -9,7 +9,7 @@
 //!   the roles of the arms;
 //! - [`units`]: the work — the plan of units, the run directory that stores them, what one unit
 //!   measures, and the executor that runs a selection of them;
-//! - [`judge`]: the decisions — per-normalizer summaries, effect sizes, interventions and
+//! - [`judge`](mod@judge): the decisions — per-normalizer summaries, effect sizes, interventions and
 //!   verdicts, as numbers (the statistics themselves are [`crate::stats`]);
 //! - [`present`]: what a reader sees — sentences, tables, figures, the page.
 //!

@@ -1,13 +1,13 @@
 //! A `k×k` convolution with "same" padding `⌊k/2⌋` and a stride over `[N, C, H, W]`, forward and
 //! backward, on slices. Two schemes:
 //!
-//! - [`direct`] (stride 1, output rows of at least 8 columns: every convolution of the report's
+//! - `direct` (stride 1, output rows of at least 8 columns: every convolution of the report's
 //!   networks but the strided ones): the output is accumulated in registers, 8 output channels ×
 //!   8 columns at a time, from the input rows themselves (copied once per sample into rows with
 //!   their zero padding); the input gradient is the same kernel on the output gradient with the
 //!   kernel flipped and transposed, and the weight gradient a dot product of each output
 //!   gradient row with the shifted input rows. No im2col buffer, no packing.
-//! - [`im2col`] (any stride): im2col and one GEMM per sample (the classic Caffe scheme).
+//! - `im2col` (any stride): im2col and one GEMM per sample (the classic Caffe scheme).
 //!
 //! They replace a composition of burn tensor ops (k² strided slices, a stack, a batched matmul)
 //! whose autodiff backward materialised a zero-filled padded tensor per slice, and burn's own CPU

@@ -1,6 +1,6 @@
 //! From the units to the decisions — numbers only, no prose: each normalizer summarised
 //! ([`per_norm`]), BatchNorm's effect on each explanation's metric ([`effect`]), each
-//! explanation's intervention ([`intervention`]), and the verdicts ([`verdict`]) on the judged
+//! explanation's intervention ([`intervention`]), and the verdicts ([`verdict`](mod@verdict)) on the judged
 //! evidence. The sentences that say all this are `present::text`.
 
 pub mod effect;

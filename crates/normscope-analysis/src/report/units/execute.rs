@@ -51,7 +51,7 @@ pub struct Ran {
 }
 
 /// Runs the `units` that `out` does not hold yet, writing each as soon as it finishes; `out`
-/// must have been [`prepare`]d or [`join`]ed for `config`. A unit already there is read (and so
+/// must have been [`prepare`](super::store::prepare)d or [`join`](super::store::join)ed for `config`. A unit already there is read (and so
 /// checked), not redone.
 pub fn run_selected(
     config: &ReportConfig,

@@ -233,7 +233,7 @@ fn another_configuration(out: &Path, theirs: &str, ours: &str) -> AnalysisError 
 }
 
 /// The files a run writes into `out` besides `units/` and `state.json`: a plain run replaces
-/// them, so it only ever does so in a directory that [`owned`] says is a run's.
+/// them, so it only ever does so in a directory that `owned` says is a run's.
 pub const RUN_FILES: [&str; 6] = [
     "index.html",
     "report.md",

@@ -4,9 +4,9 @@
 //!
 //! | explanation | intervention ([`InterventionKind`]) | the explanation predicts |
 //! |---|---|---|
-//! | covariate shift | noise after every BatchNorm (more activation drift, BN kept; [`noise`]) | noisy BN loses most of BN's advantage |
-//! | smoothness | a learning-rate grid with and without BN (Bjorck et al. 2018; [`learning_rates`]) | BN trains at learning rates where the unnormalized network does not |
-//! | identity bias | SkipInit vs BN, each at its best learning rate, across depths, budgets, batch sizes (De & Smith 2020; [`identity_bias`]) | SkipInit recovers most of BN's advantage |
+//! | covariate shift | noise after every BatchNorm (more activation drift, BN kept; [`noise`](mod@noise)) | noisy BN loses most of BN's advantage |
+//! | smoothness | a learning-rate grid with and without BN (Bjorck et al. 2018; [`learning_rates`](mod@learning_rates)) | BN trains at learning rates where the unnormalized network does not |
+//! | identity bias | SkipInit vs BN, each at its best learning rate, across depths, budgets, batch sizes (De & Smith 2020; [`identity_bias`](mod@identity_bias)) | SkipInit recovers most of BN's advantage |
 //! | rank collapse | plain MLPs, vanilla vs BN vs rank-pre-trained vanilla (Daneshmand et al. 2020; [`rank`]) | pre-training recovers most of BN's advantage |
 //!
 //! "BN's advantage" is `L_none − L_BN`, the gap in final training loss; an arm's *share* of it is

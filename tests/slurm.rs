@@ -359,7 +359,7 @@ fn a_sweep_on_slurm_equals_one_process_and_a_cancelled_task_is_resubmitted_alone
     let config = base.join("sweep.toml");
     std::fs::write(
         &config,
-        "[train]\nsteps = 200\n[interventions]\nlearning_rates = []\ndepths = []\n",
+        "[train]\nsteps = 200\n[interventions]\nlearning_rates = []\ndepths = []\nbatch_sizes = []\n[interventions.rank]\ndepths = []\n",
     )
     .unwrap();
     let config = config.display().to_string();

@@ -111,6 +111,16 @@ impl DataSource {
         Ok(())
     }
 
+    /// The directory of a file source; `None` for the synthetic task.
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        match self {
+            DataSource::Synthetic(_) => None,
+            DataSource::Cifar10 { dir }
+            | DataSource::Mnist { dir }
+            | DataSource::FashionMnist { dir } => Some(dir),
+        }
+    }
+
     /// `[channels, height, width]` of the images.
     pub fn image_shape(&self) -> [usize; 3] {
         match self {

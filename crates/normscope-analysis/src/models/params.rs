@@ -109,6 +109,12 @@ impl ModuleVisitor for Collect {
         if buffer && !self.buffers {
             return; // a buffer (running statistics), not a trainable parameter
         }
+        // `num_batches_tracked` counts steps: not a statistic of the data, and no input of the
+        // forward pass at an exponential momentum. Interpolating a counter means nothing, so the
+        // state is the running statistics (what Li et al.'s `states` directions move).
+        if buffer && self.path.last().is_some_and(|p| p == "num_batches_tracked") {
+            return;
+        }
         let offset = self.slots.last().map(|s| s.offset + s.len()).unwrap_or(0);
         self.slots.push(ParamSlot {
             id: param.id,

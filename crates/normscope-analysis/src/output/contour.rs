@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::OutputError;
-use super::plot::register_font;
+use super::plot::{register_font, render_svg, save_svg_and_png};
 
 /// A grid of values drawn as coloured cells with iso-lines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -387,21 +387,13 @@ impl Contour {
 
     /// The plot as an SVG document.
     pub fn svg(&self) -> Result<String, OutputError> {
-        let mut svg = String::new();
-        self.draw(SVGBackend::with_string(&mut svg, SIZE).into_drawing_area())?;
-        Ok(svg)
+        render_svg(SIZE, |area| self.draw(area))
     }
 
-    /// Writes `<stem>.svg` and `<stem>.png` into `dir`; returns their paths.
+    /// Writes `<stem>.svg` and `<stem>.png` into `dir` (each written beside its place and
+    /// renamed into it: a failure leaves no partial file); returns their paths.
     pub fn save(&self, dir: &Path, stem: &str) -> Result<(PathBuf, PathBuf), OutputError> {
-        let svg_path = dir.join(format!("{stem}.svg"));
-        let png_path = dir.join(format!("{stem}.png"));
-        std::fs::write(&svg_path, self.svg()?).map_err(|source| OutputError::Io {
-            path: svg_path.clone(),
-            source,
-        })?;
-        self.draw(BitMapBackend::new(&png_path, SIZE).into_drawing_area())?;
-        Ok((svg_path, png_path))
+        save_svg_and_png(dir, stem, self.svg()?, SIZE, |area| self.draw(area))
     }
 }
 

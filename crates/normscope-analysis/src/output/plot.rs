@@ -678,40 +678,60 @@ impl Chart {
 
     /// The chart as an SVG document.
     pub fn svg(&self) -> Result<String, OutputError> {
-        let mut svg = String::new();
-        self.draw(SVGBackend::with_string(&mut svg, SIZE).into_drawing_area())?;
-        Ok(svg)
+        render_svg(SIZE, |area| self.draw(area))
     }
 
     /// Writes `<stem>.svg` and `<stem>.png` into `dir`; returns their paths. Each file is
     /// written beside its place and renamed into it, so a failure (a full disk) names the file
     /// and leaves no partial one.
     pub fn save(&self, dir: &Path, stem: &str) -> Result<(PathBuf, PathBuf), OutputError> {
-        let svg_path = dir.join(format!("{stem}.svg"));
-        let png_path = dir.join(format!("{stem}.png"));
-        super::write(&svg_path, self.svg()?)?;
-        let tmp = dir.join(format!(".{stem}.{}.png", std::process::id()));
-        let drawn = self
-            .draw(BitMapBackend::new(&tmp, SIZE).into_drawing_area())
-            .map_err(|e| match e {
-                OutputError::Plot(message) => OutputError::Io {
-                    path: png_path.clone(),
-                    source: std::io::Error::other(message),
-                },
-                e => e,
-            })
-            .and_then(|()| {
-                std::fs::rename(&tmp, &png_path).map_err(|source| OutputError::Io {
-                    path: png_path.clone(),
-                    source,
-                })
-            });
-        if drawn.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        drawn?;
-        Ok((svg_path, png_path))
+        save_svg_and_png(dir, stem, self.svg()?, SIZE, |area| self.draw(area))
     }
+}
+
+/// A figure of `size` pixels drawn by `draw` as an SVG document.
+pub(super) fn render_svg(
+    size: (u32, u32),
+    draw: impl FnOnce(DrawingArea<SVGBackend, Shift>) -> Result<(), OutputError>,
+) -> Result<String, OutputError> {
+    let mut svg = String::new();
+    draw(SVGBackend::with_string(&mut svg, size).into_drawing_area())?;
+    Ok(svg)
+}
+
+/// Writes `svg` as `dir/<stem>.svg` and the PNG `draw` paints at `size` as `dir/<stem>.png`,
+/// each beside its place and renamed into it: a failure (a full disk) names the file and
+/// leaves no partial one. Returns both paths.
+pub(super) fn save_svg_and_png(
+    dir: &Path,
+    stem: &str,
+    svg: String,
+    size: (u32, u32),
+    draw: impl FnOnce(DrawingArea<BitMapBackend, Shift>) -> Result<(), OutputError>,
+) -> Result<(PathBuf, PathBuf), OutputError> {
+    let svg_path = dir.join(format!("{stem}.svg"));
+    let png_path = dir.join(format!("{stem}.png"));
+    super::write(&svg_path, svg)?;
+    let tmp = dir.join(format!(".{stem}.{}.png", std::process::id()));
+    let drawn = draw(BitMapBackend::new(&tmp, size).into_drawing_area())
+        .map_err(|e| match e {
+            OutputError::Plot(message) => OutputError::Io {
+                path: png_path.clone(),
+                source: std::io::Error::other(message),
+            },
+            e => e,
+        })
+        .and_then(|()| {
+            std::fs::rename(&tmp, &png_path).map_err(|source| OutputError::Io {
+                path: png_path.clone(),
+                source,
+            })
+        });
+    if drawn.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    drawn?;
+    Ok((svg_path, png_path))
 }
 
 fn plot_error(e: &dyn std::fmt::Display) -> OutputError {

@@ -158,11 +158,19 @@ impl ReportConfig {
     /// network's image size.
     fn validate_data(&self) -> Result<(), AnalysisError> {
         self.data.validate()?;
-        self.data.check().map_err(|e| match e {
-            AnalysisError::Data { path, reason } => {
+        // The key's value is the directory as configured; the reason names the file at fault.
+        self.data.check().map_err(|e| match (e, self.data.dir()) {
+            (AnalysisError::Data { path, reason }, Some(dir)) if path != dir => {
+                AnalysisError::config(
+                    "data.dir",
+                    dir.display(),
+                    format!("{}: {reason}", path.display()),
+                )
+            }
+            (AnalysisError::Data { path, reason }, _) => {
                 AnalysisError::config("data.dir", path.display(), reason)
             }
-            e => e,
+            (e, _) => e,
         })?;
         if let DataSource::Synthetic(s) = &self.data
             && s.size != self.network.size

@@ -355,11 +355,12 @@ fn a_sweep_on_slurm_equals_one_process_and_a_cancelled_task_is_resubmitted_alone
     let base = temp_dir("sweep");
     std::fs::create_dir_all(&base).unwrap();
     // The quick preset with three normalizers × two seeds and no sweeps (12 units, so 12 array
-    // tasks) and training long enough (~2 s a unit) for a cancel to land mid-unit.
+    // tasks) and training long enough (~5 s a unit; 200 steps finished before the cancel landed
+    // once the direct convolution made them faster) for a cancel to land mid-unit.
     let config = base.join("sweep.toml");
     std::fs::write(
         &config,
-        "[train]\nsteps = 200\n[interventions]\nlearning_rates = []\ndepths = []\nbatch_sizes = []\n[interventions.rank]\ndepths = []\n",
+        "[train]\nsteps = 800\n[interventions]\nlearning_rates = []\ndepths = []\nbatch_sizes = []\n[interventions.rank]\ndepths = []\n",
     )
     .unwrap();
     let config = config.display().to_string();

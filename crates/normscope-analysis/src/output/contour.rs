@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::OutputError;
-use super::plot::{register_font, render_svg, save_svg_and_png};
+use super::plot::{register_font, render_svg, save_svg_and_png, tick_label, ticked, ticks};
 
 /// A grid of values drawn as coloured cells with iso-lines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,7 +40,8 @@ pub struct Contour {
     pub marker: Option<((f64, f64), String)>,
 }
 
-const SIZE: (u32, u32) = (720, 580);
+/// Width and height of a contour plot, pixels.
+pub const SIZE: (u32, u32) = (720, 580);
 
 /// Viridis at 9 evenly spaced stops (matplotlib's `viridis`).
 const VIRIDIS: [(u8, u8, u8); 9] = [
@@ -254,18 +255,27 @@ impl Contour {
             Self::cell(&self.ys, 0).0,
             Self::cell(&self.ys, self.ys.len() - 1).1,
         );
+        // Round tick values as the line charts choose them (the grid's own coordinates print as
+        // `-2.2e-16` where they miss 0 by a rounding).
+        let width = |v: f64| tick_label(v, false).chars().count() as f64 * 7.0;
+        let (x_ticks, y_ticks) = (
+            ticks(x0, x1, false, false, 500.0, &width),
+            ticks(y0, y1, false, false, 450.0, &|_| 14.0),
+        );
         let mut chart = ChartBuilder::on(&plot_area)
             .caption(&self.title, ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(56)
-            .build_cartesian_2d(x0..x1, y0..y1)
+            .build_cartesian_2d(ticked(x0..x1, x_ticks), ticked(y0..y1, y_ticks))
             .map_err(|e| plot_error(&e))?;
         chart
             .configure_mesh()
             .disable_mesh()
             .x_desc(&self.x_label)
             .y_desc(&self.y_label)
+            .x_label_formatter(&|v| tick_label(*v, false))
+            .y_label_formatter(&|v| tick_label(*v, false))
             .label_style(("sans-serif", 12))
             .draw()
             .map_err(|e| plot_error(&e))?;
@@ -336,13 +346,14 @@ impl Contour {
         };
         let steps = 128;
         let mut builder = ChartBuilder::on(area);
-        // Tick labels and the bar's label on its left, the bar 22 pixels wide.
+        // The bar 22 pixels wide, its tick labels and its label on its right (on its left the
+        // bar would cover the ends of the labels).
         builder
             .margin_top(46)
             .margin_bottom(56)
-            .margin_left(4)
-            .margin_right(120 - 4 - 74 - 22)
-            .y_label_area_size(74);
+            .margin_left(120 - 22 - 74 - 10)
+            .margin_right(10)
+            .right_y_label_area_size(74);
         macro_rules! bar {
             ($chart:expr, $at:expr) => {{
                 let mut chart = $chart;
@@ -351,6 +362,7 @@ impl Contour {
                     .disable_mesh()
                     .disable_x_axis()
                     .y_desc(&self.value_label)
+                    .y_label_formatter(&|v| tick_label(*v, false))
                     .label_style(("sans-serif", 12))
                     .draw()
                     .map_err(|e| plot_error(&e))?;
@@ -365,11 +377,14 @@ impl Contour {
                     .map_err(|e| plot_error(&e))?;
             }};
         }
+        // The tick values as the line charts choose them (1-2-5 within decades on a log scale),
+        // labels 14 pixels high on a bar about 470 pixels tall.
+        let values = ticks(lo, hi, self.log, false, 470.0, &|_| 14.0);
         if self.log {
             let at = |k: usize| (lo.ln() + (hi.ln() - lo.ln()) * k as f64 / steps as f64).exp();
             bar!(
                 builder
-                    .build_cartesian_2d(0.0..1.0, (lo..hi).log_scale())
+                    .build_cartesian_2d(0.0..1.0, ticked((lo..hi).log_scale(), values))
                     .map_err(|e| plot_error(&e))?,
                 at
             );
@@ -377,7 +392,7 @@ impl Contour {
             let at = |k: usize| lo + (hi - lo) * k as f64 / steps as f64;
             bar!(
                 builder
-                    .build_cartesian_2d(0.0..1.0, lo..hi)
+                    .build_cartesian_2d(0.0..1.0, ticked(lo..hi, values))
                     .map_err(|e| plot_error(&e))?,
                 at
             );

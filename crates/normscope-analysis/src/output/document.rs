@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::contour::Contour;
 use super::{Chart, OutputError, Table};
 
 /// A piece of inline text.
@@ -184,6 +185,16 @@ impl Figure {
     }
 }
 
+/// Contour plots side by side (each a file pair `<id>.svg`, `<id>.png`), read together on one
+/// colour scale ([`super::contour::shared_range`]), under one caption.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContourRow {
+    /// Caption under the row.
+    pub caption: String,
+    /// `(file stem and HTML id, plot)`, left to right.
+    pub plots: Vec<(String, Contour)>,
+}
+
 /// One block of a section.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Block {
@@ -198,6 +209,8 @@ pub enum Block {
     Table(Table),
     /// A figure.
     Figure(Figure),
+    /// Contour plots side by side.
+    Contours(ContourRow),
     /// Preformatted text (a configuration).
     Preformatted(String),
 }
@@ -269,6 +282,22 @@ impl Section {
         self
     }
 
+    /// Appends contour plots side by side (nothing when `row` has none).
+    pub fn contours(self, row: ContourRow) -> Section {
+        if row.plots.is_empty() {
+            return self;
+        }
+        self.block(Block::Contours(row))
+    }
+
+    /// The section's contour plots, in order.
+    pub fn all_contours(&self) -> impl Iterator<Item = &(String, Contour)> {
+        self.blocks.iter().flat_map(|b| match b {
+            Block::Contours(row) => row.plots.as_slice(),
+            _ => &[],
+        })
+    }
+
     /// Appends preformatted text.
     pub fn preformatted(self, text: impl Into<String>) -> Section {
         self.block(Block::Preformatted(text.into()))
@@ -304,6 +333,11 @@ impl Section {
                 Block::Figure(f) => {
                     let _ = writeln!(out, "figure {}.svg/.png: {}", f.id, f.chart.title);
                 }
+                Block::Contours(row) => {
+                    for (id, c) in &row.plots {
+                        let _ = writeln!(out, "figure {id}.svg/.png: {}", c.title);
+                    }
+                }
                 Block::Preformatted(text) => {
                     let _ = writeln!(out, "{text}");
                 }
@@ -332,6 +366,16 @@ impl Section {
                         markdown_escape(&f.chart.title),
                         plot_path(plots, &f.id, "svg")
                     ));
+                }
+                Block::Contours(row) => {
+                    for (id, c) in &row.plots {
+                        md.push_str(&format!(
+                            "![{}]({}) ",
+                            markdown_escape(&c.title),
+                            plot_path(plots, id, "svg")
+                        ));
+                    }
+                    md.push_str(&format!("\n\n{}\n\n", markdown_escape(&row.caption)));
                 }
                 Block::Preformatted(text) => {
                     let fence = "`".repeat(longest_run(text, '`').max(2) + 1);
@@ -372,6 +416,24 @@ impl Section {
                     png = plot_path(plots, &f.id, "png"),
                     svg_path = plot_path(plots, &f.id, "svg"),
                 )),
+                Block::Contours(row) => {
+                    html.push_str("<div class=\"row\">");
+                    for (id, c) in &row.plots {
+                        let (width, height) = super::contour::SIZE;
+                        html.push_str(&format!(
+                            "<figure class=\"plot\" id=\"plot-{id}\"><img src=\"data:image/svg+xml;base64,{data}\" alt=\"{alt}\" width=\"{width}\" height=\"{height}\"><figcaption><a href=\"{png}\">PNG</a> · <a href=\"{svg_path}\">SVG</a></figcaption></figure>",
+                            id = escape(id),
+                            data = base64(svg(id).unwrap_or_default().as_bytes()),
+                            alt = escape(&c.title),
+                            png = plot_path(plots, id, "png"),
+                            svg_path = plot_path(plots, id, "svg"),
+                        ));
+                    }
+                    html.push_str(&format!(
+                        "</div><p class=\"row-caption\">{}</p>",
+                        escape(&row.caption)
+                    ));
+                }
                 Block::Preformatted(text) => html.push_str(&format!("<pre>{}</pre>", escape(text))),
             }
         }
@@ -408,7 +470,7 @@ const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,sans-seri
 h1{font-size:1.8em}h2{border-bottom:1px solid #d0d7de;padding-bottom:.3em;margin-top:2em}h3{margin-top:1.5em}\
 table{border-collapse:collapse;font-size:.85em;margin:1em 0}td,th{border:1px solid #d0d7de;padding:.3em .5em;text-align:right}td:first-child,th:first-child{text-align:left}\
 .badge{color:#fff;border-radius:1em;padding:.1em .7em;font-size:.85em;white-space:nowrap}.conclusion{font-size:1.05em}.bottom-line{font-size:1.15em;background:#f6f8fa;border-left:4px solid #0969da;padding:.6em 1em;margin:1em 0}\
-figure{margin:1.5em 0}figure img{max-width:100%;height:auto;border:1px solid #d0d7de}figcaption{font-size:.85em;color:#57606a}\
+figure{margin:1.5em 0}.row{display:flex;gap:1em}.row figure{flex:0 1 calc(50% - .5em);margin:1.5em 0 .3em}.row-caption{font-size:.85em;color:#57606a;margin-top:0}figure img{max-width:100%;height:auto;border:1px solid #d0d7de}figcaption{font-size:.85em;color:#57606a}\
 pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.8em}nav a{margin-right:1em}";
 
 impl Page {
@@ -493,6 +555,10 @@ impl Page {
         for figure in self.figures() {
             figure.chart.save(&plots, &figure.id)?;
             svgs.insert(figure.id.clone(), figure.chart.svg()?);
+        }
+        for (id, contour) in self.sections.iter().flat_map(|s| s.all_contours()) {
+            contour.save(&plots, id)?;
+            svgs.insert(id.clone(), contour.svg()?);
         }
         super::write(
             &dir.join("index.html"),

@@ -7,7 +7,7 @@ mod plot;
 
 use std::path::{Path, PathBuf};
 
-pub use document::{Block, Figure, Page, Section, Span, Text, escape, markdown_escape};
+pub use document::{Block, ContourRow, Figure, Page, Section, Span, Text, escape, markdown_escape};
 pub use plot::{Chart, Series, tick_label, ticks};
 use serde::Serialize;
 

@@ -740,13 +740,16 @@ fn plot_error(e: &dyn std::fmt::Display) -> OutputError {
 
 /// An axis with the ticks chosen here: plotters' own coordinate (linear or log) for the mapping,
 /// these values for the tick marks, labels and grid lines.
-struct Ticked<R> {
+pub(super) struct Ticked<R> {
     inner: R,
     ticks: Vec<f64>,
 }
 
 /// `range` (a linear `a..b` or a `(a..b).log_scale()`) ticked at `ticks`.
-fn ticked<R: AsRangedCoord<Value = f64>>(range: R, ticks: Vec<f64>) -> Ticked<R::CoordDescType> {
+pub(super) fn ticked<R: AsRangedCoord<Value = f64>>(
+    range: R,
+    ticks: Vec<f64>,
+) -> Ticked<R::CoordDescType> {
     Ticked {
         inner: range.into(),
         ticks,

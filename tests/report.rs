@@ -14,7 +14,7 @@ use normscope::analysis::report::{self, ReportConfig, Scale, Silent};
 use normscope::analysis::stats::spearman;
 
 /// The plots of the report, by id.
-const PLOTS: [&str; 18] = [
+const PLOTS: [&str; 26] = [
     "training_loss",
     "covariate_shift_by_layer",
     "scatter_covariate_shift",
@@ -33,6 +33,14 @@ const PLOTS: [&str; 18] = [
     "scatter_rank",
     "rank_sweep",
     "rank_at_start",
+    "rank_along_training",
+    "branch_share_along_training",
+    "landscape_lambda_max_depth",
+    "landscape_trace_depth",
+    "landscape_density",
+    "landscape_init_to_final",
+    "plane_none_depth2",
+    "plane_batchnorm_depth2",
 ];
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -206,6 +214,9 @@ fn quick_report_has_every_section_and_plot_and_renders_in_headless_chromium() {
                     + iv.rank.depths.len()
                         * iv.rank.learning_rates.len()
                         * iv.rank.normalizers.len())
+            + config.landscape.seeds
+                * config.landscape.depths.len()
+                * config.landscape.normalizers.len()
     );
 
     // results.json holds every number with the configuration and the provenance.
@@ -220,6 +231,24 @@ fn quick_report_has_every_section_and_plot_and_renders_in_headless_chromium() {
     assert_eq!(results["units"]["depth"].as_array().unwrap().len(), 24);
     assert_eq!(results["units"]["batch"].as_array().unwrap().len(), 12);
     assert_eq!(results["units"]["rank"].as_array().unwrap().len(), 24);
+    assert_eq!(results["units"]["landscape"].as_array().unwrap().len(), 2);
+    // The training probes at every probe step, on the at-initialization batch.
+    for unit in results["units"]["train"].as_array().unwrap() {
+        let steps: Vec<u64> = unit["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["step"].as_u64().unwrap())
+            .collect();
+        assert_eq!(steps, [0, 20], "{}", unit["label"]);
+    }
+    assert_eq!(
+        results["summary"]["landscape"]["cells"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     assert_eq!(
         results["summary"]["interventions"]
             .as_array()
@@ -266,6 +295,7 @@ fn quick_report_has_every_section_and_plot_and_renders_in_headless_chromium() {
         "### Intervention: The learning-rate range",
         "### Intervention: SkipInit against BatchNorm, each at its best learning rate",
         "### Intervention: Plain networks with rank pre-training",
+        "### The loss landscape and the Hessian spectrum",
     ] {
         assert!(md.contains(heading), "report.md lacks {heading}");
     }

@@ -71,9 +71,10 @@ fn the_dry_run_prints_one_array_task_per_unit_with_the_flags_and_a_gpu_only_for_
     // Quick: 11 normalizers × 1 seed × (init, train) = 22 units, the learning-rate sweep 2 arms ×
     // 2 rates × 2 seeds = 8, the depth sweep 3 arms × 2 depths × 2 rates × 2 seeds = 24, the
     // batch-size sweep 3 arms × 1 batch size × 2 rates × 2 seeds = 12, the plain-network sweep
-    // 3 arms × 2 depths × 2 rates × 2 seeds = 24: 90, a task each.
+    // 3 arms × 2 depths × 2 rates × 2 seeds = 24, the landscape 2 arms × 1 depth × 1 seed = 2:
+    // 92, a task each.
     for line in [
-        "#SBATCH --array=0-89%3",
+        "#SBATCH --array=0-91%3",
         "#SBATCH --gres=gpu:1",
         "#SBATCH --partition=gpu",
         "#SBATCH --time=2:00:00",
@@ -81,6 +82,7 @@ fn the_dry_run_prints_one_array_task_per_unit_with_the_flags_and_a_gpu_only_for_
         "#SBATCH --cpus-per-task=1",
         "  init-none-0",
         "  train-skipinit-0",
+        "  landscape-batchnorm-2-0",
     ] {
         assert!(cuda.contains(line), "no `{line}` in\n{cuda}");
     }
@@ -360,7 +362,7 @@ fn a_sweep_on_slurm_equals_one_process_and_a_cancelled_task_is_resubmitted_alone
     let config = base.join("sweep.toml");
     std::fs::write(
         &config,
-        "[train]\nsteps = 800\n[interventions]\nlearning_rates = []\ndepths = []\nbatch_sizes = []\n[interventions.rank]\ndepths = []\n",
+        "[train]\nsteps = 800\n[interventions]\nlearning_rates = []\ndepths = []\nbatch_sizes = []\n[interventions.rank]\ndepths = []\n[landscape]\ndepths = []\n",
     )
     .unwrap();
     let config = config.display().to_string();

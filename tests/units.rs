@@ -21,6 +21,20 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A run directory's `results.json` without what differs between runs of the same units: the
+/// provenance (times, processes) and a landscape unit's wall-clock seconds per phase.
+fn results(dir: &Path) -> serde_json::Value {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    v.as_object_mut().unwrap().remove("provenance");
+    if let Some(units) = v["units"]["landscape"].as_array_mut() {
+        for unit in units {
+            unit["run"].as_object_mut().unwrap().remove("seconds");
+        }
+    }
+    v
+}
+
 fn small() -> ReportConfig {
     let mut config = common::two_normalizer_report();
     // One unit of each sweep.
@@ -36,6 +50,12 @@ fn small() -> ReportConfig {
     iv.seeds = 1;
     iv.lr_normalizers.retain(|e| e.label == "BatchNorm");
     iv.depth_normalizers.retain(|e| e.label == "none");
+    // One landscape unit.
+    config.landscape.depths = vec![2];
+    config
+        .landscape
+        .normalizers
+        .retain(|e| e.label == "BatchNorm");
     config
 }
 
@@ -60,12 +80,14 @@ fn the_plan_lists_every_unit_once_and_its_shards_partition_it() {
             "train-batchnorm-0",
             "train-batchnorm-1",
             "lr-batchnorm-0.05-0",
-            "depth-none-2_0.05-0"
+            "depth-none-2_0.05-0",
+            "landscape-batchnorm-2-0"
         ]
     );
     assert_eq!(plan[7].kind, UnitKind::Train);
     assert_eq!(plan[8].kind, UnitKind::Lr);
     assert_eq!(plan[9].kind, UnitKind::Depth);
+    assert_eq!(plan[10].kind, UnitKind::Landscape);
     assert_eq!(
         plan[9].path(Path::new("/r")),
         Path::new("/r/units/depth-none-2_0.05-0.toml")
@@ -89,7 +111,15 @@ fn the_plan_lists_every_unit_once_and_its_shards_partition_it() {
         .iter()
         .map(|u| u.id())
         .collect();
-    assert_eq!(first, ["init-none-1", "train-none-0", "train-batchnorm-1"]);
+    assert_eq!(
+        first,
+        [
+            "init-none-1",
+            "train-none-0",
+            "train-batchnorm-1",
+            "landscape-batchnorm-2-0"
+        ]
+    );
     match report::shard(&plan, 3, 3) {
         Err(AnalysisError::Config { key, value, .. }) => {
             assert_eq!((key.as_str(), value.as_str()), ("--shard", "3/3"))
@@ -148,18 +178,19 @@ fn units_run_piecemeal_render_the_report_of_one_process_and_a_partial_set_names_
             "init-batchnorm-0",
             "train-none-0",
             "train-batchnorm-0",
-            "lr-batchnorm-0.05-0"
+            "lr-batchnorm-0.05-0",
+            "landscape-batchnorm-2-0"
         ]
     );
     let md = std::fs::read_to_string(shared.join("report.md")).unwrap();
     assert!(
-        md.contains("Incomplete: 5 unit(s) of the plan are missing (init-none-0, init-batchnorm-0"),
+        md.contains("Incomplete: 6 unit(s) of the plan are missing (init-none-0, init-batchnorm-0"),
         "{md}"
     );
     // The rest; the units already there are found, not redone.
     let kept = modified(&half[0].path(&shared));
     let ran = report::run_selected(&config, &device, "ndarray", &shared, &plan, &Silent).unwrap();
-    assert_eq!((ran.ran, ran.found), (5, 5));
+    assert_eq!((ran.ran, ran.found), (6, 5));
     assert_eq!(modified(&half[0].path(&shared)), kept);
     let rendered = report::render(&config, &shared).unwrap();
     assert!(rendered.missing.is_empty());
@@ -168,13 +199,6 @@ fn units_run_piecemeal_render_the_report_of_one_process_and_a_partial_set_names_
         serde_json::to_value(&summary).unwrap(),
         "units run piecemeal must give the numbers of one whole run"
     );
-    let results = |dir: &Path| -> serde_json::Value {
-        let mut v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap())
-                .unwrap();
-        v.as_object_mut().unwrap().remove("provenance");
-        v
-    };
     assert_eq!(results(&shared), results(&whole));
     std::fs::remove_dir_all(&whole).unwrap();
     std::fs::remove_dir_all(&shared).unwrap();
@@ -360,13 +384,6 @@ fn a_whole_run_in_two_worker_processes_equals_one_process() {
             .unwrap_or_else(|| panic!("worker {i}: {log}"));
         assert!(ran > 0, "worker {i} ran nothing: {log}");
     }
-    let results = |dir: &Path| -> serde_json::Value {
-        let mut v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap())
-                .unwrap();
-        v.as_object_mut().unwrap().remove("provenance");
-        v
-    };
     assert_eq!(
         results(&two),
         results(&one),
@@ -505,7 +522,7 @@ fn killing_the_parent_ends_its_workers_and_resume_needs_no_flags() {
     // Long enough to be killed mid-way: no sweeps, a few hundred steps.
     std::fs::write(
         &config,
-        "seeds = 2\n[train]\nsteps = 400\n[interventions]\nlearning_rates = []\ndepths = []\nbatch_sizes = []\n[interventions.rank]\ndepths = []\n",
+        "seeds = 2\n[train]\nsteps = 400\n[interventions]\nlearning_rates = []\ndepths = []\nbatch_sizes = []\n[interventions.rank]\ndepths = []\n[landscape]\ndepths = []\n",
     )
     .unwrap();
     let mut parent = Command::new(NORMSCOPE)
@@ -610,13 +627,6 @@ fn a_run_directory_in_the_old_format_renders_the_same_report() {
 
     let rendered = report::render(&config, &old).unwrap();
     assert!(rendered.missing.is_empty(), "{:?}", rendered.missing);
-    let results = |dir: &Path| -> serde_json::Value {
-        let mut v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap())
-                .unwrap();
-        v.as_object_mut().unwrap().remove("provenance");
-        v
-    };
     assert_eq!(results(&old), results(&new));
     std::fs::remove_dir_all(&new).unwrap();
     std::fs::remove_dir_all(&old).unwrap();

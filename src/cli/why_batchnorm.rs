@@ -67,7 +67,7 @@ pub struct ConfigArgs {
     #[arg(long, value_name = "N")]
     pub seeds: Option<usize>,
     /// Only these normalizers of the configuration, by label (comma-separated, e.g. `none,BatchNorm`):
-    /// in the battery and in the interventions' sweeps.
+    /// in the battery, in the interventions' sweeps and in the landscape.
     #[arg(long, value_delimiter = ',', value_name = "LABELS")]
     pub only: Option<Vec<String>>,
     /// The data (synthetic unless `--data-dir`).
@@ -113,7 +113,7 @@ impl ConfigArgs {
             config.seeds = seeds;
         }
         if let Some(only) = &self.only {
-            // The battery's normalizers and the interventions' arms, by label.
+            // The battery's normalizers, the interventions' and the landscape's arms, by label.
             let iv = &config.interventions;
             let mut known: Vec<&str> = vec![];
             for e in config
@@ -121,6 +121,7 @@ impl ConfigArgs {
                 .iter()
                 .chain(&iv.lr_normalizers)
                 .chain(&iv.depth_normalizers)
+                .chain(&config.landscape.normalizers)
             {
                 if !known.contains(&e.label.as_str()) {
                     known.push(&e.label);
@@ -138,6 +139,10 @@ impl ConfigArgs {
             let iv = &mut config.interventions;
             iv.lr_normalizers.retain(|e| only.contains(&e.label));
             iv.depth_normalizers.retain(|e| only.contains(&e.label));
+            config
+                .landscape
+                .normalizers
+                .retain(|e| only.contains(&e.label));
         }
         if let Some(data) = data {
             config.data = data;

@@ -312,6 +312,18 @@ const ACCEPTED: &[(&str, &[&str])] = &[
         "interventions.depth_normalizers[*].residual.alpha",
         &["0", "-1", "huge"],
     ),
+    // The landscape: its arms' normalizers as configured (as above); no eigenvalues, no trace,
+    // no density (each a part of the spectrum left out); a span that starts at the trained
+    // weights or the initialisation, or reaches further back.
+    ("landscape.normalizers[*].norm.momentum", &["0"]),
+    ("landscape.normalizers[*].norm.eps", &["huge"]),
+    ("landscape.spectrum.top_k", &["0"]),
+    ("landscape.spectrum.trace_samples", &["0"]),
+    ("landscape.spectrum.lanczos_steps", &["0"]),
+    ("landscape.interpolation.from", &["0", "-1"]),
+    ("landscape.interpolation.to", &["0"]),
+    ("landscape.plane.from", &["0", "-1"]),
+    ("landscape.plane.to", &["0"]),
 ];
 
 /// Hostile values still accepted, or refused naming another key, that issue 29 says must be

@@ -53,18 +53,39 @@ impl Span {
         linspace(self.from, self.to, self.points)
     }
 
-    fn validate(&self, key: &str) -> Result<(), AnalysisError> {
+    /// Checks the span (`key` names it in errors): `2 ≤ points ≤ max_points`, finite ends of
+    /// magnitude at most [`MAX_COORDINATE`], `from < to`.
+    pub(crate) fn validate(&self, key: &str, max_points: usize) -> Result<(), AnalysisError> {
         at_least(format!("{key}.points"), self.points, 2)?;
-        if !(self.from.is_finite() && self.to.is_finite() && self.from < self.to) {
-            return Err(AnalysisError::Config {
-                key: format!("{key}.from"),
-                value: format!("{}..{}", self.from, self.to),
-                reason: "needs finite from < to".into(),
-            });
+        crate::error::at_most(format!("{key}.points"), self.points, max_points)?;
+        for (end, value) in [("from", self.from), ("to", self.to)] {
+            if !(value.is_finite() && value.abs() <= MAX_COORDINATE) {
+                return Err(AnalysisError::config(
+                    format!("{key}.{end}"),
+                    crate::error::short(value),
+                    format!(
+                        "must be finite and at most {MAX_COORDINATE} in magnitude (a filter-normalised direction has the weights' norm: 1 is the trained weights' own scale)"
+                    ),
+                ));
+            }
+        }
+        if self.from >= self.to {
+            return Err(AnalysisError::config(
+                key,
+                format!("{}..{}", self.from, self.to),
+                "needs from < to",
+            ));
         }
         Ok(())
     }
 }
+
+/// The largest magnitude of a span's ends.
+pub const MAX_COORDINATE: f64 = 100.0;
+/// The most points of a 1D interpolation (Li et al.: 401).
+pub const MAX_INTERPOLATION_POINTS: usize = 2_001;
+/// The most points per side of a plane (Li et al.: 51; `points²` evaluations).
+pub const MAX_PLANE_POINTS: usize = 401;
 
 /// The experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -345,8 +366,9 @@ impl Experiment for LandscapeConfig {
         at_least("eval_batch_size", self.eval_batch_size, 2)?;
         at_least("hessian_batches", self.hessian_batches, 1)?;
         at_least("hessian_batch_size", self.hessian_batch_size, 2)?;
-        self.interpolation.validate("interpolation")?;
-        self.plane.validate("plane")?;
+        self.interpolation
+            .validate("interpolation", MAX_INTERPOLATION_POINTS)?;
+        self.plane.validate("plane", MAX_PLANE_POINTS)?;
         self.spectrum.validate("spectrum")?;
         if let Some(&bad) = self.depths.iter().find(|&&d| d == 0) {
             return Err(AnalysisError::Config {
@@ -369,9 +391,9 @@ impl Experiment for LandscapeConfig {
 }
 
 impl LandscapeConfig {
-    /// Trains one network and measures it; returns the run and the trained state vector (none
-    /// when training diverged).
-    fn run_one(
+    /// Trains one network (`network`, labelled `label`) and measures it; returns the run and
+    /// the trained state vector (none when training diverged).
+    pub fn run_one(
         &self,
         label: &str,
         depth: Option<usize>,
@@ -502,6 +524,9 @@ fn fmt(v: f64) -> String {
     }
 }
 
+/// Contour plots with their file stems.
+pub type NamedContours = Vec<(String, Contour)>;
+
 impl LandscapeResults {
     /// The runs of the first seed, one per (depth, normalizer) that did not diverge.
     fn first_seed(&self) -> Vec<&LandscapeRun> {
@@ -547,6 +572,24 @@ impl LandscapeResults {
             c.range = range;
         }
         contours
+    }
+
+    /// [`contours`](Self::contours) grouped by depth, in the runs' order of depths: one row
+    /// per depth (every normalizer side by side), every plot on the one colour scale.
+    pub fn contours_by_depth(&self) -> Vec<(Option<usize>, NamedContours)> {
+        let depths = self
+            .first_seed()
+            .into_iter()
+            .filter(|r| r.surface.is_some())
+            .map(|r| r.depth);
+        let mut rows: Vec<(Option<usize>, NamedContours)> = vec![];
+        for (depth, contour) in depths.zip(self.contours()) {
+            match rows.iter_mut().find(|(d, _)| *d == depth) {
+                Some((_, row)) => row.push(contour),
+                None => rows.push((depth, vec![contour])),
+            }
+        }
+        rows
     }
 
     /// The interpolations from the initialisation to the trained weights (first seed).

@@ -720,12 +720,23 @@ impl SpectrumConfig {
         if self.top_k > 0 && self.max_iterations == 0 {
             return Err(bad("max_iterations", "0".into(), "must be at least 1"));
         }
-        if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
+        if !(self.tolerance.is_finite() && self.tolerance > 0.0 && self.tolerance < 1.0) {
             return Err(bad(
                 "tolerance",
-                self.tolerance.to_string(),
-                "must be finite and > 0",
+                crate::error::short(self.tolerance),
+                "must be finite, > 0 and < 1 (a relative tolerance of 1 stops every power iteration at its first step)",
             ));
+        }
+        // Far beyond any use (PyHessian: top 1–20, 100 iterations, ≤ 100 probes, 100 Lanczos
+        // steps); small enough that a run can be planned.
+        for (k, value, max) in [
+            ("top_k", self.top_k, 100),
+            ("max_iterations", self.max_iterations, 10_000),
+            ("trace_samples", self.trace_samples, 10_000),
+            ("lanczos_steps", self.lanczos_steps, 1_000),
+            ("lanczos_runs", self.lanczos_runs, 100),
+        ] {
+            crate::error::at_most(format!("{key}.{k}"), value, max)?;
         }
         if self.lanczos_steps > 0 && self.lanczos_runs == 0 {
             return Err(bad(

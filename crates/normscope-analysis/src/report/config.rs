@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::AnalysisError;
 use crate::data::{DataSource, SyntheticConfig};
+use crate::experiments::landscape::Span;
+use crate::metrics::hessian::SpectrumConfig;
 use crate::metrics::rank_pretraining::RankPretrainingConfig;
 use crate::models::{Init, ResNetConfig, Residual};
 use crate::train::TrainConfig;
@@ -272,6 +274,115 @@ impl InterventionConfig {
     }
 }
 
+/// The loss landscape and the Hessian spectrum of trained networks, for the smoothness
+/// explanation: each arm at each depth is trained as the battery trains its network (same data,
+/// steps, rate and batch size), then measured as `experiments::landscape` does — Li et al.
+/// 2018's interpolation from the initialisation and filter-normalised plane, PyHessian's (Yao et
+/// al. 2020) top eigenvalues, trace and spectral density — in eval mode (Li et al.'s and
+/// PyHessian's), by finite-difference Hessian-vector products (every backend).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LandscapeSweepConfig {
+    /// Residual blocks per stage, ascending. Empty: no landscape.
+    pub depths: Vec<usize>,
+    /// The arms (`none` and `BatchNorm` by [`Role`]).
+    pub normalizers: Vec<Entry>,
+    /// Seeds per arm and depth (λ_max and the trace across depth are their means; the planes
+    /// and densities drawn are the first seed's; BatchNorm against none is judged from
+    /// [`MIN_JUDGED_SEEDS`] trained runs per arm).
+    pub seeds: usize,
+    /// Batches the landscape's loss is averaged over (the first training samples).
+    pub eval_batches: usize,
+    /// Samples per landscape batch.
+    pub eval_batch_size: usize,
+    /// `α` of the interpolation from the initialisation (`α = 0`) to the trained weights (`1`).
+    pub interpolation: Span,
+    /// Both coordinates of the filter-normalised plane around the trained weights.
+    pub plane: Span,
+    /// Top-k eigenvalues, trace and density.
+    pub spectrum: SpectrumConfig,
+    /// Batches the Hessian is averaged over.
+    pub hessian_batches: usize,
+    /// Samples per Hessian batch.
+    pub hessian_batch_size: usize,
+}
+
+impl Default for LandscapeSweepConfig {
+    fn default() -> Self {
+        LandscapeSweepConfig::preset(Scale::Default)
+    }
+}
+
+impl LandscapeSweepConfig {
+    /// The landscape of a scale.
+    pub fn preset(scale: Scale) -> LandscapeSweepConfig {
+        let span = |from, to, points| Span { from, to, points };
+        let (depths, seeds, eval, interpolation, plane, spectrum, hessian) = match scale {
+            Scale::Quick => (
+                vec![2],
+                1,
+                (1, 32),
+                span(-0.5, 1.5, 5),
+                span(-1.0, 1.0, 5),
+                SpectrumConfig {
+                    top_k: 1,
+                    max_iterations: 5,
+                    tolerance: 1e-3,
+                    trace_samples: 3,
+                    lanczos_steps: 5,
+                    lanczos_runs: 1,
+                },
+                (1, 32),
+            ),
+            Scale::Default => (
+                vec![1, 4, 16],
+                3,
+                (2, 128),
+                span(-0.5, 1.5, 21),
+                span(-1.0, 1.0, 15),
+                SpectrumConfig::default(),
+                (1, 128),
+            ),
+            // PyHessian's settings (100 iterations, up to 100 probes, 100 Lanczos steps) and Li
+            // et al.'s 51 × 51 plane.
+            Scale::Full => (
+                vec![1, 4, 16, 64],
+                5,
+                (4, 256),
+                span(-0.5, 1.5, 51),
+                span(-1.0, 1.0, 51),
+                SpectrumConfig {
+                    top_k: 3,
+                    max_iterations: 100,
+                    tolerance: 1e-3,
+                    trace_samples: 100,
+                    lanczos_steps: 100,
+                    lanczos_runs: 1,
+                },
+                (4, 200),
+            ),
+        };
+        LandscapeSweepConfig {
+            depths,
+            normalizers: vec![
+                Entry::of(Role::None, NormConfig::Identity),
+                Entry::of(
+                    Role::BatchNorm,
+                    NormConfig::BatchNorm(BatchNormConfig::new()),
+                ),
+            ],
+            seeds,
+            eval_batches: eval.0,
+            eval_batch_size: eval.1,
+            interpolation,
+            plane,
+            spectrum,
+            hessian_batches: hessian.0,
+            hessian_batch_size: hessian.1,
+        }
+    }
+}
+
 /// Everything a `why_batchnorm` run does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -297,6 +408,8 @@ pub struct ReportConfig {
     pub init_batch: usize,
     /// The intervention experiments.
     pub interventions: InterventionConfig,
+    /// The loss landscape and the Hessian spectrum (under smoothness).
+    pub landscape: LandscapeSweepConfig,
 }
 
 /// SkipInit as the battery runs it: `α₀ = 1/√d`, the largest value De & Smith (2020) allow.
@@ -427,6 +540,7 @@ impl ReportConfig {
                 probe_steps: vec![0, 20],
                 init_batch: 16,
                 interventions: InterventionConfig::preset(scale),
+                landscape: LandscapeSweepConfig::preset(scale),
             },
             Scale::Default => ReportConfig {
                 scale,
@@ -439,6 +553,7 @@ impl ReportConfig {
                 probe_steps: vec![0, 20, 100],
                 init_batch: 32,
                 interventions: InterventionConfig::preset(scale),
+                landscape: LandscapeSweepConfig::preset(scale),
             },
             Scale::Full => ReportConfig {
                 scale,
@@ -451,6 +566,7 @@ impl ReportConfig {
                 probe_steps: vec![0, 100, 500, 2_000],
                 init_batch: 128,
                 interventions: InterventionConfig::preset(scale),
+                landscape: LandscapeSweepConfig::preset(scale),
             },
         }
     }
@@ -504,6 +620,9 @@ impl ReportConfig {
             iv.rank.depths = vec![2, 8, 16];
         }
         iv.rank.steps = sweep_steps;
+        if scale != Scale::Full {
+            config.landscape.depths = vec![1, 2];
+        }
         config
     }
 

@@ -23,6 +23,11 @@ pub const MAX_DEPTH: usize = 4_096;
 pub const MAX_WIDTH: usize = 4_096;
 /// Most stages (each halves the resolution).
 pub const MAX_STAGES: usize = 8;
+/// Most batches the landscape or the Hessian is averaged over.
+pub const MAX_BATCHES: usize = 10_000;
+/// Most samples in a landscape or Hessian batch (on a synthetic task, also at most its training
+/// set).
+pub const MAX_BATCH_SIZE: usize = 1 << 20;
 
 impl ReportConfig {
     /// Checks everything before any work: the normalizers (and that each can be built in the
@@ -55,17 +60,20 @@ impl ReportConfig {
             self.validate_entries(key, entries)?;
         }
         self.validate_interventions()?;
+        self.validate_landscape()?;
         self.validate_sizes()?;
         self.validate_builds(device)
     }
 
     /// Every list of arms, with its key.
-    fn arms(&self) -> [(&'static str, &Vec<Entry>); 4] {
+    /// Every list of arms, with its key: the residual networks' first, the plain MLPs' last.
+    fn arms(&self) -> [(&'static str, &Vec<Entry>); 5] {
         let iv = &self.interventions;
         [
             ("normalizers", &self.normalizers),
             ("interventions.lr_normalizers", &iv.lr_normalizers),
             ("interventions.depth_normalizers", &iv.depth_normalizers),
+            ("landscape.normalizers", &self.landscape.normalizers),
             ("interventions.rank.normalizers", &iv.rank.normalizers),
         ]
     }
@@ -187,7 +195,7 @@ impl ReportConfig {
     /// Every normalizer fits the network's channel counts and shapes (GroupNorm's groups).
     fn validate_builds(&self, device: &Device) -> Result<(), AnalysisError> {
         let [channels, size, _] = self.data.image_shape();
-        for (key, entries) in &self.arms()[..3] {
+        for (key, entries) in &self.arms()[..4] {
             for (i, entry) in entries.iter().enumerate() {
                 self.network_for(entry, channels, size, self.data.classes())
                     .init(device)
@@ -207,6 +215,14 @@ impl ReportConfig {
             let sizes = [
                 ("train.batch_size".to_string(), self.train.batch_size),
                 ("init_batch".to_string(), self.init_batch),
+                (
+                    "landscape.eval_batch_size".to_string(),
+                    self.landscape.eval_batch_size,
+                ),
+                (
+                    "landscape.hessian_batch_size".to_string(),
+                    self.landscape.hessian_batch_size,
+                ),
             ]
             .into_iter()
             .chain(sweep.map(|(i, &b)| (format!("interventions.batch_sizes[{i}]"), b)));
@@ -223,7 +239,10 @@ impl ReportConfig {
                 }
             }
         }
-        let seeds = self.seeds.max(self.interventions.seeds) as u64;
+        let seeds = self
+            .seeds
+            .max(self.interventions.seeds)
+            .max(self.landscape.seeds) as u64;
         if self.train.seed.checked_add(seeds).is_none() {
             return Err(AnalysisError::config(
                 "train.seed",
@@ -290,6 +309,32 @@ impl ReportConfig {
             }
         }
         Ok(())
+    }
+
+    /// The landscape's depths, seeds, batches, spans and spectrum.
+    fn validate_landscape(&self) -> Result<(), AnalysisError> {
+        use crate::experiments::landscape::{MAX_INTERPOLATION_POINTS, MAX_PLANE_POINTS};
+        let l = &self.landscape;
+        let key = |k: &str| format!("landscape.{k}");
+        counts(&key("depths"), &l.depths, 1, MAX_DEPTH)?;
+        if l.depths.is_empty() || l.normalizers.is_empty() {
+            return Ok(());
+        }
+        at_least(key("seeds"), l.seeds, 1)?;
+        at_most(key("seeds"), l.seeds, MAX_SEEDS)?;
+        for (k, batches, size) in [
+            ("eval", l.eval_batches, l.eval_batch_size),
+            ("hessian", l.hessian_batches, l.hessian_batch_size),
+        ] {
+            at_least(key(&format!("{k}_batches")), batches, 1)?;
+            at_most(key(&format!("{k}_batches")), batches, MAX_BATCHES)?;
+            at_least(key(&format!("{k}_batch_size")), size, 2)?;
+            at_most(key(&format!("{k}_batch_size")), size, MAX_BATCH_SIZE)?;
+        }
+        l.interpolation
+            .validate(&key("interpolation"), MAX_INTERPOLATION_POINTS)?;
+        l.plane.validate(&key("plane"), MAX_PLANE_POINTS)?;
+        l.spectrum.validate(&key("spectrum"))
     }
 
     /// The sweeps' grids, seeds and budgets.

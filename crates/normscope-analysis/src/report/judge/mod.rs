@@ -1,10 +1,11 @@
 //! From the units to the decisions — numbers only, no prose: each normalizer summarised
 //! ([`per_norm`]), BatchNorm's effect on each explanation's metric ([`effect`]), each
-//! explanation's intervention ([`intervention`]), and the verdicts ([`verdict`](mod@verdict)) on the judged
-//! evidence. The sentences that say all this are `present::text`.
+//! explanation's intervention ([`intervention`]), the verdicts ([`verdict`](mod@verdict)) on the judged
+//! evidence, and the trained networks' landscapes ([`landscape`](mod@landscape)). The sentences that say all this are `present::text`.
 
 pub mod effect;
 pub mod intervention;
+pub mod landscape;
 pub mod per_norm;
 pub mod verdict;
 
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use self::effect::Effect;
 use self::intervention::Intervention;
+use self::landscape::{LandscapeSummary, landscape};
 use self::per_norm::{NormSummary, Seeds, summarize_norms};
 use self::verdict::{
     Direction, Evidence, EvidenceKind, Verdict, judge_correlation, judge_effect, verdict,
@@ -69,6 +71,9 @@ pub struct Summary {
     pub speedup: Option<Estimate>,
     /// The interventions, one per explanation, in the same order.
     pub interventions: Vec<Intervention>,
+    /// The trained networks' landscapes and Hessian spectra (under smoothness).
+    #[serde(default)]
+    pub landscape: LandscapeSummary,
 }
 
 impl Summary {
@@ -234,5 +239,6 @@ pub fn judge(config: &ReportConfig, units: &Units) -> Summary {
         mechanisms,
         speedup,
         interventions,
+        landscape: landscape(config, units),
     }
 }

@@ -7,18 +7,21 @@ use crate::experiments::gradient_predictiveness::{LandscapePoint, beta_figure};
 use crate::experiments::identity_bias::{self, branch_share_figure};
 use crate::experiments::internal_covariate_shift::{ShiftPoint, shift_by_layer_figure};
 use crate::experiments::labels_in;
+use crate::experiments::landscape::LandscapeResults;
 use crate::experiments::rank_collapse::{self, effective_rank_figure};
 use crate::experiments::training::{Curves, loss_figure};
+use crate::metrics::training_probe::TrainingProbe;
 use crate::models::Activation;
-use crate::output::{Chart, Figure, Series};
+use crate::output::{Chart, ContourRow, Figure, Series};
 use crate::report::config::ReportConfig;
 use crate::report::explanation::{Explanation, InterventionKind, Role};
 use crate::report::judge::Summary;
 use crate::report::judge::intervention::{
     Comparison, Facts, Intervention, SHARE_THRESHOLD, SweepArm, SweepPoint,
 };
+use crate::report::judge::landscape::LandscapeCell;
 use crate::report::units::GridPoint;
-use crate::report::units::measure::{TrainUnit, Units};
+use crate::report::units::measure::{TrainUnit, Units, landscape_experiment};
 use crate::stats::Stat;
 use crate::train::{FINAL_WINDOW, RunRecord};
 
@@ -508,4 +511,222 @@ fn noise_figures(loss: &Chart, units: &Units) -> Vec<Figure> {
             drift,
         ),
     ]
+}
+
+/// The landscape experiment's results over the report's landscape units: those at `depth`, or
+/// all of them.
+fn landscape_results(
+    config: &ReportConfig,
+    units: &Units,
+    depth: Option<usize>,
+) -> LandscapeResults {
+    LandscapeResults {
+        config: landscape_experiment(config),
+        runs: units
+            .landscape
+            .iter()
+            .filter(|u| depth.is_none_or(|d| u.point.depth == d))
+            .map(|u| u.run.clone())
+            .collect(),
+        between: vec![],
+    }
+}
+
+/// The depth the landscape's single-depth figures show: the battery's network's when it was
+/// measured, else the deepest measured.
+pub fn landscape_depth(config: &ReportConfig) -> Option<usize> {
+    let depths = &config.landscape.depths;
+    if depths.contains(&config.network.blocks) {
+        Some(config.network.blocks)
+    } else {
+        depths.last().copied()
+    }
+}
+
+/// The filter-normalised planes of the first seed, one row per depth with every arm side by
+/// side, all on one colour scale (log of the loss).
+pub fn landscape_planes(config: &ReportConfig, units: &Units) -> Vec<ContourRow> {
+    landscape_results(config, units, None)
+        .contours_by_depth()
+        .into_iter()
+        .map(|(depth, plots)| ContourRow {
+            caption: format!(
+                "Depth {}: the training loss (eval mode) on a plane through the trained weights (×) spanned by two random filter-normalised directions (Li et al. 2018), first seed, {} × {} points. Every plane of this report is on the same colour scale: equal colours are equal losses.",
+                depth.map(|d| d.to_string()).unwrap_or_default(),
+                config.landscape.plane.points,
+                config.landscape.plane.points
+            ),
+            plots: plots
+                .into_iter()
+                .map(|(stem, contour)| (stem.replace("landscape_plane", "plane"), contour))
+                .collect(),
+        })
+        .collect()
+}
+
+/// A per-cell statistic of the landscape against the depth, one line per arm, with its spread
+/// over seeds and × where a seed diverged.
+fn landscape_depth_chart(
+    title: &str,
+    y_label: &str,
+    config: &ReportConfig,
+    summary: &Summary,
+    f: fn(&LandscapeCell) -> Stat,
+) -> Chart {
+    let depths: Vec<f64> = config.landscape.depths.iter().map(|&d| d as f64).collect();
+    let mut chart = Chart::new(title, "residual blocks per stage", y_label)
+        .log_x()
+        .integer_x()
+        .with_x_ticks(depths);
+    for entry in &config.landscape.normalizers {
+        let cells: Vec<&LandscapeCell> = summary
+            .landscape
+            .cells
+            .iter()
+            .filter(|c| c.label == entry.label)
+            .collect();
+        let at: Vec<(f64, Stat, usize)> = cells
+            .iter()
+            .map(|c| (c.depth as f64, f(c), c.diverged))
+            .filter(|(_, s, _)| s.mean.is_finite())
+            .collect();
+        chart.push(
+            Series::line(
+                entry.label.clone(),
+                at.iter().map(|(x, s, _)| (*x, s.mean)).collect(),
+            )
+            .with_y_errors(at.iter().map(|(x, s, _)| spread(*x, s)).collect())
+            .with_diverged(
+                at.iter()
+                    .filter(|(_, _, d)| *d > 0)
+                    .map(|(x, s, _)| (*x, s.mean))
+                    .collect(),
+            ),
+        );
+    }
+    chart.log_where_spread(1.0)
+}
+
+/// The landscape's line figures: λ_max and the trace across depth (mean ± std over seeds), and
+/// at [`landscape_depth`] the spectral densities and the interpolation from the initialisation.
+pub fn landscape_figures(config: &ReportConfig, summary: &Summary, units: &Units) -> Vec<Figure> {
+    let seeds = config.landscape.seeds;
+    let mut figures = vec![
+        Figure::new(
+            "landscape_lambda_max_depth",
+            format!(
+                "The top eigenvalue of the Hessian of the training loss at the trained weights — the one of largest magnitude, as PyHessian's power iteration finds it (negative where the weights sit near a saddle) — in eval mode, against the depth; mean ± std over {seeds} seed(s), × where a seed diverged (left out of the mean; an arm whose every seed diverged has no point)."
+            ),
+            landscape_depth_chart(
+                "Top Hessian eigenvalue λ_max across depth",
+                "λ_max",
+                config,
+                summary,
+                |c| c.lambda_max,
+            ),
+        ),
+        Figure::new(
+            "landscape_trace_depth",
+            format!(
+                "Hutchinson's estimate of the Hessian's trace at the trained weights against the depth; mean ± std over {seeds} seed(s)."
+            ),
+            landscape_depth_chart(
+                "Hessian trace across depth",
+                "trace",
+                config,
+                summary,
+                |c| c.trace,
+            ),
+        ),
+    ];
+    if let Some(depth) = landscape_depth(config) {
+        let at = landscape_results(config, units, Some(depth));
+        let mut density = at.density_figure();
+        density.id = "landscape_density".into();
+        density.chart.title = format!("Hessian eigenvalue density at depth {depth} (SLQ)");
+        density.caption = format!(
+            "The spectral density of the Hessian at the trained weights, depth {depth}, first seed: stochastic Lanczos quadrature ({} steps) with PyHessian's Gaussian broadening, plotted + 10⁻⁷ on a log axis as PyHessian plots it.",
+            config.landscape.spectrum.lanczos_steps
+        );
+        let mut path = at.init_to_final_figure();
+        path.id = "landscape_init_to_final".into();
+        path.chart.title = format!(
+            "Loss from the initialisation (α = 0) to the trained weights (α = 1), depth {depth}"
+        );
+        path.caption = "Li et al.'s 1D interpolation of the whole state (BatchNorm's running statistics moved along), eval mode, first seed.".into();
+        figures.push(density);
+        figures.push(path);
+    }
+    figures
+}
+
+/// The explanation's quantity at each probe step of the battery's training runs (the
+/// at-initialization batch, train mode), per normalizer, mean ± std over seeds: the effective
+/// rank of the last block's output over the batch size under rank collapse, the mean branch
+/// share under identity bias; none for the other explanations.
+pub fn along_training(
+    explanation: Explanation,
+    config: &ReportConfig,
+    units: &Units,
+) -> Vec<Figure> {
+    let (id, title, y_label, value, caption): (_, _, _, fn(&TrainingProbe) -> f64, _) =
+        match explanation {
+            Explanation::RankCollapse => (
+                "rank_along_training",
+                "Effective rank of the last block's output / batch size along training",
+                "effective rank / N",
+                |p| p.rank,
+                "The effective rank of the last block's output over the batch size at each probe step (the at-initialization batch, train mode; 1 = full rank, 1/N = rank one), mean ± std over seeds: whether a normalizer keeps the rank where training happens, not only at initialization.",
+            ),
+            Explanation::IdentityBias => (
+                "branch_share_along_training",
+                "Branch share along training",
+                "branch share",
+                |p| p.branch_share,
+                "The residual branch's share of each block's output variance, mean over blocks, at each probe step (the at-initialization batch, train mode), mean ± std over seeds: whether the blocks stay near the identity as training goes on.",
+            ),
+            Explanation::CovariateShift | Explanation::Smoothness => return vec![],
+        };
+    let mut steps: Vec<f64> = config.probe_steps.iter().map(|&s| s as f64).collect();
+    steps.sort_by(f64::total_cmp);
+    steps.dedup();
+    let mut chart = Chart::new(title, "training step", y_label)
+        .integer_x()
+        .with_x_ticks(steps.clone())
+        .with_control_note(CONTROL);
+    let mut any = false;
+    for entry in &config.normalizers {
+        let runs: Vec<&TrainUnit> = units
+            .train
+            .iter()
+            .filter(|u| u.label == entry.label)
+            .collect();
+        let at: Vec<(f64, Stat)> = steps
+            .iter()
+            .map(|&step| {
+                let values = runs
+                    .iter()
+                    .filter_map(|u| u.probes.iter().find(|p| p.step as f64 == step).map(value));
+                (step, Stat::of_finite(values))
+            })
+            .filter(|(_, s)| s.n > 0)
+            .collect();
+        if at.is_empty() {
+            continue;
+        }
+        any = true;
+        let mut series = Series::line(
+            entry.label.clone(),
+            at.iter().map(|(x, s)| (*x, s.mean)).collect(),
+        )
+        .with_y_errors(at.iter().map(|(x, s)| spread(*x, s)).collect());
+        if entry.control {
+            series = series.control();
+        }
+        chart.push(series);
+    }
+    if !any {
+        return vec![];
+    }
+    vec![Figure::new(id, caption, chart)]
 }

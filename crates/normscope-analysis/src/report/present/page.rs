@@ -29,6 +29,9 @@ pub fn sections() -> Vec<(String, String)> {
             i.id().into(),
             format!("{}b. {}", e.number(), i.short_name()),
         ));
+        if e == Explanation::Smoothness {
+            sections.push((LANDSCAPE.into(), format!("{}c. Landscape", e.number())));
+        }
     }
     sections.extend([
         ("mechanisms".into(), "Mechanism table".into()),
@@ -36,6 +39,34 @@ pub fn sections() -> Vec<(String, String)> {
         ("reproducibility".into(), "Reproducibility".into()),
     ]);
     sections
+}
+
+/// The landscape subsection's id.
+const LANDSCAPE: &str = "landscape";
+
+/// The landscape subsection under smoothness: the table, the sentence, the planes of every arm
+/// side by side at each depth on one colour scale, λ_max and the trace across depth, the
+/// spectral density and the interpolation from the initialisation.
+fn landscape_section(summary: &Summary, config: &ReportConfig, units: &Units) -> Section {
+    let l = &config.landscape;
+    let mut section = Section::new(LANDSCAPE, "The loss landscape and the Hessian spectrum")
+        .nested()
+        .paragraph_class(
+            "what",
+            Text::new()
+                .strong("Measured:")
+                .plain(format!(" {}", text::landscape_measured(config))),
+        );
+    if l.depths.is_empty() || l.normalizers.is_empty() {
+        return section.paragraph(text::landscape(summary, config));
+    }
+    section = section
+        .table(tables::landscape(summary))
+        .paragraph(text::landscape(summary, config));
+    for row in figures::landscape_planes(config, units) {
+        section = section.contours(row);
+    }
+    section.figures(figures::landscape_figures(config, summary, units))
 }
 
 /// Versions and environment, for `results.json` and the page.
@@ -106,6 +137,7 @@ fn mechanism_section(
                 .plain(format!(" {}", text::mechanism(m, summary, config))),
         )
         .figure(figures::metric(explanation, config, units))
+        .figures(figures::along_training(explanation, config, units))
         .figure(figures::scatter(explanation, summary, config))
 }
 
@@ -253,6 +285,9 @@ pub fn page(
             &loss_chart,
             units,
         ));
+        if e == Explanation::Smoothness {
+            body.push(landscape_section(summary, config, units));
+        }
     }
     body.push(
         Section::new("mechanisms", "Mechanism table")

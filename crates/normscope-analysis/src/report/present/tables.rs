@@ -313,3 +313,35 @@ fn grid(i: &Intervention) -> Table {
     }
     table
 }
+
+/// The landscape per arm and depth: runs, final loss, λ_max, trace, the plane's curvature and
+/// the barrier from the initialisation (mean ± std over the seeds that trained).
+pub fn landscape(summary: &Summary) -> Table {
+    let mut table = Table::new(&[
+        "normalizer",
+        "depth",
+        "runs (diverged)",
+        "final train loss",
+        "λ_max",
+        "trace",
+        "plane curvature",
+        "barrier from init",
+    ]);
+    for c in &summary.landscape.cells {
+        table.row(vec![
+            c.label.clone(),
+            c.depth.to_string(),
+            if c.diverged > 0 {
+                format!("{} ({})", c.runs, c.diverged)
+            } else {
+                c.runs.to_string()
+            },
+            c.final_loss.show(3),
+            c.lambda_max.show(2),
+            c.trace.show(1),
+            c.curvature.show(2),
+            c.barrier.show(3),
+        ]);
+    }
+    table
+}

@@ -8,6 +8,7 @@ use crate::report::explanation::{Explanation, InterventionKind, Sign};
 use crate::report::judge::intervention::{
     Comparison, Facts, Intervention, Reason, SHARE_THRESHOLD, TRAINED, chance_loss,
 };
+use crate::report::judge::landscape::{Against, DepthComparison, Side};
 use crate::report::judge::per_norm::NormSummary;
 use crate::report::judge::verdict::{Direction, EvidenceKind, Verdict};
 use crate::report::judge::{Mechanism, Summary};
@@ -588,6 +589,94 @@ pub fn details(summary: &Summary, config: &ReportConfig) -> String {
     )
 }
 
+/// What the landscape subsection measured, on which networks and with which settings.
+pub fn landscape_measured(config: &ReportConfig) -> String {
+    let l = &config.landscape;
+    let labels: Vec<&str> = l.normalizers.iter().map(|e| e.label.as_str()).collect();
+    format!(
+        "{} trained as the battery trains ({} steps at rate {}), at {} residual block(s) per stage, {} seed(s) each; then, at the trained weights, in eval mode (Li et al. 2018, PyHessian) on the first training samples: the loss on a filter-normalised plane ({} × {} points, {} batch(es) of {}), the interpolation from the initialisation, and the Hessian's top-{} eigenvalues, trace ({} probes) and spectral density ({} Lanczos steps) by finite-difference Hessian-vector products on {} batch(es) of {}.",
+        labels.join(", "),
+        config.train.steps,
+        config.train.lr,
+        l.depths
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        l.seeds,
+        l.plane.points,
+        l.plane.points,
+        l.eval_batches,
+        l.eval_batch_size,
+        l.spectrum.top_k,
+        l.spectrum.trace_samples,
+        l.spectrum.lanczos_steps,
+        l.hessian_batches,
+        l.hessian_batch_size,
+    )
+}
+
+/// One quantity (`name`) of BatchNorm against none: the side its difference lies on, the
+/// difference with its interval, the ratio of means.
+fn against(name: &str, a: &Against) -> String {
+    let side = match a.side {
+        Side::Lower => "lower with BatchNorm",
+        Side::Higher => "higher with BatchNorm",
+        Side::Unclear => "not distinguishable",
+        Side::TooFew => "not judged",
+    };
+    format!(
+        "{name} is {side}: BN − none {:.2}, ratio of means {:.2}",
+        a.difference, a.ratio.value
+    )
+}
+
+/// BatchNorm's top eigenvalue and trace against none's at one depth; an arm that diverged in
+/// every seed is said so.
+fn depth_comparison(c: &DepthComparison) -> String {
+    match c.runs {
+        (_, 0) => return format!("at depth {}, none diverged in every seed", c.depth),
+        (0, _) => return format!("at depth {}, BatchNorm diverged in every seed", c.depth),
+        _ => {}
+    }
+    let mut text = format!(
+        "at depth {}, {}; {}",
+        c.depth,
+        against("the top eigenvalue", &c.lambda_max),
+        against("the trace", &c.trace)
+    );
+    if c.runs.0.min(c.runs.1) < MIN_JUDGED_SEEDS {
+        text.push_str(&format!(
+            " ({} and {} trained runs; {MIN_JUDGED_SEEDS} per arm are needed to judge)",
+            c.runs.0, c.runs.1
+        ));
+    }
+    text
+}
+
+/// What the landscape shows: BatchNorm's sharpness against none's at each depth, beside what
+/// Santurkar et al. and PyHessian report.
+pub fn landscape(summary: &Summary, config: &ReportConfig) -> String {
+    let l = &config.landscape;
+    if l.depths.is_empty() || l.normalizers.is_empty() {
+        return "Not measured: `[landscape] depths` is empty in this configuration (set `depths = [1, 4, 16]` to add it).".into();
+    }
+    let comparisons = &summary.landscape.comparisons;
+    let measured = if comparisons.is_empty() {
+        "The landscape's arms do not include both `none` and `BatchNorm`: nothing is compared."
+            .to_string()
+    } else {
+        let parts: Vec<String> = comparisons.iter().map(depth_comparison).collect();
+        format!(
+            "Sharpness at the trained weights, BatchNorm against none (the difference of the means over seeds with Welch's 95% interval decides; the ratio of means is beside it): {}.",
+            parts.join("; ")
+        )
+    };
+    format!(
+        "{measured} Santurkar et al. 2018 predict a smaller top eigenvalue with BatchNorm (a smoother landscape); Yao et al. 2020 (PyHessian) report that BatchNorm does not necessarily make the landscape smoother, especially in shallow networks — the depths above test both. These numbers are descriptive: they do not enter the verdict, which rests on the learning-rate intervention, BatchNorm's effect on β and the correlation across normalizers."
+    )
+}
+
 /// Every explanation's and intervention's text, keyed by section id, for `results.json`.
 pub fn all(summary: &Summary, config: &ReportConfig) -> serde_json::Value {
     let mut text = serde_json::Map::new();
@@ -601,5 +690,6 @@ pub fn all(summary: &Summary, config: &ReportConfig) -> serde_json::Value {
         let i = summary.intervention(e.intervention());
         text.insert(i.kind.id().into(), intervention(i, config).into());
     }
+    text.insert("landscape".into(), landscape(summary, config).into());
     serde_json::Value::Object(text)
 }

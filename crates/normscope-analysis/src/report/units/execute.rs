@@ -5,7 +5,7 @@ use std::path::Path;
 
 use burn::tensor::Device;
 
-use super::measure::{init_unit, sweep_unit, train_unit};
+use super::measure::{init_unit, landscape_unit, sweep_unit, train_unit};
 use super::store::{Stored, fingerprint_in, read_any, write_unit};
 use super::{UnitId, UnitKind};
 use crate::AnalysisError;
@@ -109,6 +109,12 @@ pub fn run_selected(
                 let point = id.point.as_ref().expect("a sweep unit has a point");
                 b.set_message(format!("{} at {}", entry.label, id.kind.point_id(point)));
                 let unit = sweep_unit(config, entry, id.kind, point, id.seed, train, device, b)?;
+                write_unit(&path, &Stored::new(&ours, backend, start, unit))?
+            }
+            UnitKind::Landscape => {
+                let point = id.point.as_ref().expect("a landscape unit has a point");
+                b.set_message(format!("{} at depth {}", entry.label, point.depth));
+                let unit = landscape_unit(config, entry, point, id.seed, train, device, b)?;
                 write_unit(&path, &Stored::new(&ours, backend, start, unit))?
             }
         };

@@ -1,5 +1,6 @@
 //! What one unit measures: the at-initialization metrics of a network ([`InitUnit`]), a
-//! training run with its probes ([`TrainUnit`]), a sweep's run ([`SweepUnit`]).
+//! training run with its probes ([`TrainUnit`]), a sweep's run ([`SweepUnit`]), a trained
+//! network's loss landscape and Hessian spectrum ([`LandscapeUnit`]).
 
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
@@ -9,11 +10,15 @@ use serde::{Deserialize, Serialize};
 use super::{GridPoint, UnitKind};
 use crate::AnalysisError;
 use crate::data::Dataset;
+use crate::experiments::landscape::{LandscapeConfig, LandscapeRun};
+use crate::experiments::training::Setup;
 use crate::metrics::gradient_predictiveness::{Landscape, default_multiples, landscape};
+use crate::metrics::hessian::HvpMethod;
 use crate::metrics::identity_bias::{BlockSignal, identity_bias};
 use crate::metrics::internal_covariate_shift::{DriftProbe, LayerDrift, LayerShift, ShiftProbe};
 use crate::metrics::rank_collapse::{RankMeasures, rank_measures_of};
 use crate::metrics::rank_pretraining::{Pretrained, pretrain_rank};
+use crate::metrics::training_probe::{TrainingProbe, training_probe};
 use crate::models::{Activation, Init, MlpConfig, NetworkConfig, NormPosition, Probe, Site};
 use crate::report::config::{Entry, ReportConfig};
 use crate::stats::mean;
@@ -72,6 +77,12 @@ pub struct TrainUnit {
     /// `(step, per-layer activation drift)` probes.
     #[serde(default)]
     pub drifts: Vec<(usize, Vec<LayerDrift>)>,
+    /// The mechanisms' quantities (rank, sample similarity, branch share, per-layer gradient
+    /// norms) at each probe step, on the at-initialization batch (the first `init_batch`
+    /// training samples, train mode): [`training_probe`]. Empty in a run directory written
+    /// before they were measured.
+    #[serde(default)]
+    pub probes: Vec<TrainingProbe>,
 }
 
 fn network(config: &ReportConfig, entry: &Entry, data: &Dataset) -> NetworkConfig {
@@ -136,6 +147,9 @@ struct Probes<'a> {
     landscape: Vec<(usize, Landscape)>,
     shifts: Vec<(usize, Vec<LayerShift>)>,
     drifts: Vec<(usize, Vec<LayerDrift>)>,
+    /// The at-initialization batch the training probes are measured on.
+    probe_batch: (Tensor<4>, Tensor<1, Int>),
+    probes: Vec<TrainingProbe>,
     bar: &'a indicatif::ProgressBar,
 }
 
@@ -154,6 +168,15 @@ impl StepHooks for Probes<'_> {
             ));
             let drift = DriftProbe::new(self.network, trainer, &batch.0)?;
             self.pending = Some((trainer.step, probe, drift));
+            let (x, y) = self.probe_batch.clone();
+            self.probes.push(training_probe(
+                self.network,
+                &trainer.model,
+                x,
+                y,
+                trainer.step,
+                self.seed,
+            )?);
         }
         Ok(())
     }
@@ -184,6 +207,7 @@ pub fn train_unit(
         ..config.train.clone()
     };
     let mut trainer = Trainer::new(&network, train_config, device)?;
+    let probe_indices: Vec<usize> = (0..config.init_batch.min(train.len())).collect();
     let mut probes = Probes {
         network: &network,
         steps: &config.probe_steps,
@@ -192,6 +216,8 @@ pub fn train_unit(
         landscape: vec![],
         shifts: vec![],
         drifts: vec![],
+        probe_batch: train.batch(&probe_indices, device),
+        probes: vec![],
         bar,
     };
     let run = trainer.run(train, &mut probes)?;
@@ -216,6 +242,7 @@ pub fn train_unit(
         landscape: probes.landscape,
         shifts: probes.shifts,
         drifts: probes.drifts,
+        probes: probes.probes,
     })
 }
 
@@ -382,6 +409,78 @@ pub fn sweep_unit(
     })
 }
 
+/// A trained network's loss landscape and Hessian spectrum at one depth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LandscapeUnit {
+    /// Normalizer label.
+    pub label: String,
+    /// Seed.
+    pub seed: u64,
+    /// The depth (and the battery's rate and batch size) it was trained at.
+    pub point: GridPoint,
+    /// What `experiments::landscape` measured.
+    pub run: LandscapeRun,
+}
+
+/// The landscape experiment as the report runs it: the battery's data and training, eval mode,
+/// finite-difference Hessian-vector products, the sizes of `config.landscape`.
+pub fn landscape_experiment(config: &ReportConfig) -> LandscapeConfig {
+    let l = &config.landscape;
+    LandscapeConfig {
+        setup: Setup {
+            network: NetworkConfig::ResNet(config.network.clone()),
+            data: config.data.clone(),
+            train: config.train.clone(),
+        },
+        norms: l.normalizers.iter().map(|e| e.norm.clone()).collect(),
+        depths: l.depths.clone(),
+        seeds: l.seeds,
+        mode: Mode::Eval,
+        eval_batches: l.eval_batches,
+        eval_batch_size: l.eval_batch_size,
+        interpolation: l.interpolation.clone(),
+        plane: l.plane.clone(),
+        spectrum: l.spectrum.clone(),
+        hvp: HvpMethod::FiniteDifference,
+        hessian_batches: l.hessian_batches,
+        hessian_batch_size: l.hessian_batch_size,
+        per_block: false,
+        compare_products: 0,
+    }
+}
+
+/// `entry` in the battery's network with `point.depth` blocks per stage, trained as the
+/// battery trains, then its landscape and spectrum ([`landscape_experiment`]); a run that
+/// diverges is recorded so, with nothing else measured.
+pub fn landscape_unit(
+    config: &ReportConfig,
+    entry: &Entry,
+    point: &GridPoint,
+    seed: u64,
+    train: &Dataset,
+    device: &Device,
+    bar: &indicatif::ProgressBar,
+) -> Result<LandscapeUnit, AnalysisError> {
+    let mut deeper = config.clone();
+    deeper.network.blocks = point.depth;
+    let network = network(&deeper, entry, train);
+    let (run, _) = landscape_experiment(config).run_one(
+        &entry.label,
+        Some(point.depth),
+        &network,
+        seed,
+        train,
+        device,
+    )?;
+    bar.inc(UnitKind::Landscape.steps(config, Some(point)) as u64);
+    Ok(LandscapeUnit {
+        label: entry.label.clone(),
+        seed,
+        point: *point,
+        run,
+    })
+}
+
 /// One stored unit of any kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnyUnit {
@@ -397,6 +496,8 @@ pub enum AnyUnit {
     Batch(SweepUnit),
     /// A plain-network sweep run.
     Rank(SweepUnit),
+    /// A landscape (boxed: it is several times the size of the others).
+    Landscape(Box<LandscapeUnit>),
 }
 
 impl AnyUnit {
@@ -408,6 +509,7 @@ impl AnyUnit {
             AnyUnit::Lr(u) | AnyUnit::Depth(u) | AnyUnit::Batch(u) | AnyUnit::Rank(u) => {
                 (&u.label, u.seed, Some(u.point))
             }
+            AnyUnit::Landscape(u) => (&u.label, u.seed, Some(u.point)),
         }
     }
 }
@@ -431,6 +533,9 @@ pub struct Units {
     /// Plain-network (rank) sweep units.
     #[serde(default)]
     pub rank: Vec<SweepUnit>,
+    /// Landscape units.
+    #[serde(default)]
+    pub landscape: Vec<LandscapeUnit>,
 }
 
 impl Units {
@@ -443,6 +548,7 @@ impl Units {
             AnyUnit::Depth(u) => self.depth.push(u),
             AnyUnit::Batch(u) => self.batch.push(u),
             AnyUnit::Rank(u) => self.rank.push(u),
+            AnyUnit::Landscape(u) => self.landscape.push(*u),
         }
     }
 }

@@ -30,6 +30,9 @@ pub enum UnitKind {
     Batch,
     /// One run of the plain-network (rank) sweep: a depth and a learning rate.
     Rank,
+    /// A trained network's loss landscape and Hessian spectrum at one depth
+    /// ([`measure::LandscapeUnit`]).
+    Landscape,
 }
 
 /// A sweep's grid point: the coordinates a run was trained at.
@@ -56,16 +59,17 @@ impl std::hash::Hash for GridPoint {
 
 impl UnitKind {
     /// Every kind, in the order of a plan.
-    pub const ALL: [UnitKind; 6] = [
+    pub const ALL: [UnitKind; 7] = [
         UnitKind::Init,
         UnitKind::Train,
         UnitKind::Lr,
         UnitKind::Depth,
         UnitKind::Batch,
         UnitKind::Rank,
+        UnitKind::Landscape,
     ];
 
-    /// `init`, `train`, `lr`, `depth`, `batch` or `rank`, as in the unit's id.
+    /// `init`, `train`, `lr`, `depth`, `batch`, `rank` or `landscape`, as in the unit's id.
     pub fn name(self) -> &'static str {
         match self {
             UnitKind::Init => "init",
@@ -74,6 +78,7 @@ impl UnitKind {
             UnitKind::Depth => "depth",
             UnitKind::Batch => "batch",
             UnitKind::Rank => "rank",
+            UnitKind::Landscape => "landscape",
         }
     }
 
@@ -84,6 +89,7 @@ impl UnitKind {
             UnitKind::Lr => &config.interventions.lr_normalizers,
             UnitKind::Depth | UnitKind::Batch => &config.interventions.depth_normalizers,
             UnitKind::Rank => &config.interventions.rank.normalizers,
+            UnitKind::Landscape => &config.landscape.normalizers,
         }
     }
 
@@ -93,7 +99,7 @@ impl UnitKind {
         let iv = &config.interventions;
         match (self, point) {
             (UnitKind::Init, _) => 1,
-            (UnitKind::Train, _) => config.train.steps,
+            (UnitKind::Train | UnitKind::Landscape, _) => config.train.steps,
             (UnitKind::Batch, Some(p)) => {
                 (iv.batch_budget * config.train.batch_size).div_ceil(p.batch_size.max(1))
             }
@@ -150,17 +156,25 @@ impl UnitKind {
                         .map(move |&lr| at(d, lr, batch))
                 })
                 .collect(),
+            UnitKind::Landscape => config
+                .landscape
+                .depths
+                .iter()
+                .map(|&d| at(d, config.train.lr, batch))
+                .collect(),
         }
     }
 
     /// A grid point as written in a unit's id: `0.1` (learning-rate sweep), `16_0.1`
-    /// (depth and rank sweeps: depth, rate), `128_0.1` (batch sweep: batch size, rate).
+    /// (depth and rank sweeps: depth, rate), `128_0.1` (batch sweep: batch size, rate), `16`
+    /// (landscape: depth).
     pub fn point_id(self, p: &GridPoint) -> String {
         match self {
             UnitKind::Init | UnitKind::Train => String::new(),
             UnitKind::Lr => p.lr.to_string(),
             UnitKind::Depth | UnitKind::Rank => format!("{}_{}", p.depth, p.lr),
             UnitKind::Batch => format!("{}_{}", p.batch_size, p.lr),
+            UnitKind::Landscape => p.depth.to_string(),
         }
     }
 
@@ -171,6 +185,7 @@ impl UnitKind {
             UnitKind::Lr | UnitKind::Depth | UnitKind::Batch | UnitKind::Rank => {
                 config.interventions.seeds
             }
+            UnitKind::Landscape => config.landscape.seeds,
         }
     }
 }
@@ -219,6 +234,7 @@ impl UnitId {
             UnitKind::Depth => "depth sweep".to_string(),
             UnitKind::Batch => "batch-size sweep".to_string(),
             UnitKind::Rank => "plain-network sweep".to_string(),
+            UnitKind::Landscape => "loss landscape".to_string(),
         }
     }
 
@@ -258,10 +274,11 @@ mod tests {
                 UnitKind::Depth => 3,
                 UnitKind::Batch => 4,
                 UnitKind::Rank => 5,
+                UnitKind::Landscape => 6,
             };
             assert_eq!(UnitKind::ALL[position], kind);
         }
-        assert_eq!(UnitKind::ALL.len(), 6);
+        assert_eq!(UnitKind::ALL.len(), 7);
         let config = ReportConfig::default();
         let plan = plan::plan(&config);
         for kind in UnitKind::ALL {

@@ -158,6 +158,9 @@ pub(crate) fn read_any(
         UnitKind::Depth => wrap(read_unit(path, fingerprint)?, AnyUnit::Depth),
         UnitKind::Batch => wrap(read_unit(path, fingerprint)?, AnyUnit::Batch),
         UnitKind::Rank => wrap(read_unit(path, fingerprint)?, AnyUnit::Rank),
+        UnitKind::Landscape => wrap(read_unit(path, fingerprint)?, |u| {
+            AnyUnit::Landscape(Box::new(u))
+        }),
     };
     if let Some(s) = &stored {
         let (label, seed, point) = s.unit.identity();

@@ -45,6 +45,7 @@ fn train(label: &str, seed: u64, loss: f64, drift: f64) -> TrainUnit {
                 variance: 0.0,
             }],
         )],
+        probes: vec![],
     }
 }
 

@@ -317,6 +317,14 @@ impl LandscapeSweepConfig {
     /// The landscape of a scale.
     pub fn preset(scale: Scale) -> LandscapeSweepConfig {
         let span = |from, to, points| Span { from, to, points };
+        let spectrum = |top_k, max_iterations, trace_samples, lanczos_steps| SpectrumConfig {
+            top_k,
+            max_iterations,
+            tolerance: 1e-3,
+            trace_samples,
+            lanczos_steps,
+            lanczos_runs: 1,
+        };
         let (depths, seeds, eval, interpolation, plane, spectrum, hessian) = match scale {
             Scale::Quick => (
                 vec![2],
@@ -324,14 +332,7 @@ impl LandscapeSweepConfig {
                 (1, 32),
                 span(-0.5, 1.5, 5),
                 span(-1.0, 1.0, 5),
-                SpectrumConfig {
-                    top_k: 1,
-                    max_iterations: 5,
-                    tolerance: 1e-3,
-                    trace_samples: 3,
-                    lanczos_steps: 5,
-                    lanczos_runs: 1,
-                },
+                spectrum(1, 5, 3, 5),
                 (1, 32),
             ),
             Scale::Default => (
@@ -351,14 +352,7 @@ impl LandscapeSweepConfig {
                 (4, 256),
                 span(-0.5, 1.5, 51),
                 span(-1.0, 1.0, 51),
-                SpectrumConfig {
-                    top_k: 3,
-                    max_iterations: 100,
-                    tolerance: 1e-3,
-                    trace_samples: 100,
-                    lanczos_steps: 100,
-                    lanczos_runs: 1,
-                },
+                spectrum(3, 100, 100, 100),
                 (4, 200),
             ),
         };

@@ -203,6 +203,19 @@ pub fn scatter(explanation: Explanation, summary: &Summary, config: &ReportConfi
     )
 }
 
+/// A line of means `(x, mean ± std over seeds, seeds diverged)`, its spread as error bars and ×
+/// where a seed diverged.
+fn mean_series(name: String, at: &[(f64, Stat, usize)]) -> Series {
+    Series::line(name, at.iter().map(|(x, s, _)| (*x, s.mean)).collect())
+        .with_y_errors(at.iter().map(|(x, s, _)| spread(*x, s)).collect())
+        .with_diverged(
+            at.iter()
+                .filter(|(_, _, d)| *d > 0)
+                .map(|(x, s, _)| (*x, s.mean))
+                .collect(),
+        )
+}
+
 /// The arms' mean of a per-point statistic against a coordinate of the grid, with its spread
 /// over seeds and × where a seed diverged; the measured grid labels the x axis.
 fn sweep_chart(
@@ -233,19 +246,7 @@ fn sweep_chart(
             .map(|p| (x(&p.point), f(p), p.diverged))
             .filter(|(_, s, _)| s.mean.is_finite())
             .collect();
-        chart.push(
-            Series::line(
-                arm.label.clone(),
-                at.iter().map(|(x, s, _)| (*x, s.mean)).collect(),
-            )
-            .with_y_errors(at.iter().map(|(x, s, _)| spread(*x, s)).collect())
-            .with_diverged(
-                at.iter()
-                    .filter(|(_, _, d)| *d > 0)
-                    .map(|(x, s, _)| (*x, s.mean))
-                    .collect(),
-            ),
-        );
+        chart.push(mean_series(arm.label.clone(), &at));
     }
     chart
 }
@@ -590,19 +591,7 @@ fn landscape_depth_chart(
             .map(|c| (c.depth as f64, f(c), c.diverged))
             .filter(|(_, s, _)| s.mean.is_finite())
             .collect();
-        chart.push(
-            Series::line(
-                entry.label.clone(),
-                at.iter().map(|(x, s, _)| (*x, s.mean)).collect(),
-            )
-            .with_y_errors(at.iter().map(|(x, s, _)| spread(*x, s)).collect())
-            .with_diverged(
-                at.iter()
-                    .filter(|(_, _, d)| *d > 0)
-                    .map(|(x, s, _)| (*x, s.mean))
-                    .collect(),
-            ),
-        );
+        chart.push(mean_series(entry.label.clone(), &at));
     }
     chart.log_where_spread(1.0)
 }

@@ -538,11 +538,11 @@ impl LandscapeResults {
     }
 
     /// The 2D contours of the first seed's runs, one per (depth, normalizer), all on one colour
-    /// scale (log of the loss): `(file stem, contour)`.
-    pub fn contours(&self) -> Vec<(String, Contour)> {
-        let runs = self.first_seed();
-        let mut contours: Vec<(String, Contour)> = runs
-            .iter()
+    /// scale (log of the loss): `(depth, file stem, contour)`.
+    fn contours_with_depth(&self) -> Vec<(Option<usize>, String, Contour)> {
+        let mut contours: Vec<(Option<usize>, String, Contour)> = self
+            .first_seed()
+            .into_iter()
             .filter_map(|r| {
                 let s = r.surface.as_ref()?;
                 let depth = r.depth.map(|d| format!(" depth {d}")).unwrap_or_default();
@@ -564,29 +564,33 @@ impl LandscapeResults {
                 )
                 .log_scale()
                 .with_marker((0.0, 0.0), "trained weights");
-                Some((stem, contour))
+                Some((r.depth, stem, contour))
             })
             .collect();
-        let range = shared_range(&contours.iter().map(|(_, c)| c).collect::<Vec<_>>());
-        for (_, c) in &mut contours {
+        let range = shared_range(&contours.iter().map(|(_, _, c)| c).collect::<Vec<_>>());
+        for (_, _, c) in &mut contours {
             c.range = range;
         }
         contours
     }
 
+    /// The 2D contours of the first seed's runs, one per (depth, normalizer), all on one colour
+    /// scale (log of the loss): `(file stem, contour)`.
+    pub fn contours(&self) -> NamedContours {
+        self.contours_with_depth()
+            .into_iter()
+            .map(|(_, stem, contour)| (stem, contour))
+            .collect()
+    }
+
     /// [`contours`](Self::contours) grouped by depth, in the runs' order of depths: one row
     /// per depth (every normalizer side by side), every plot on the one colour scale.
     pub fn contours_by_depth(&self) -> Vec<(Option<usize>, NamedContours)> {
-        let depths = self
-            .first_seed()
-            .into_iter()
-            .filter(|r| r.surface.is_some())
-            .map(|r| r.depth);
         let mut rows: Vec<(Option<usize>, NamedContours)> = vec![];
-        for (depth, contour) in depths.zip(self.contours()) {
+        for (depth, stem, contour) in self.contours_with_depth() {
             match rows.iter_mut().find(|(d, _)| *d == depth) {
-                Some((_, row)) => row.push(contour),
-                None => rows.push((depth, vec![contour])),
+                Some((_, row)) => row.push((stem, contour)),
+                None => rows.push((depth, vec![(stem, contour)])),
             }
         }
         rows

@@ -128,7 +128,17 @@ fn load(dir: &Path) {
         );
     }
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("\n{cores} cores on the machine that prints this report.\n");
+    // The CPU's name: the tables of two machines differ more than two runs on one.
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, name)| name.trim().to_string())
+        })
+        .unwrap_or_else(|| "an unnamed CPU".into());
+    println!("\n{cores} cores ({model}) on the machine that prints this report.\n");
 }
 
 /// One row per normalizer and shape: fwd, bwd and fwd+bwd of our fused kernels on each backend
@@ -226,7 +236,7 @@ fn shape_table(dir: &Path, group: &str) {
 }
 
 /// The training step of `why_batchnorm`'s network per normalizer: each CPU backend against
-/// libtorch CPU.
+/// libtorch CPU, and Flex against burn-ndarray (the measurement behind the default backend).
 fn training_steps(dir: &Path) {
     let groups = groups(dir, |_, g| g.starts_with("training_step_"));
     if groups.is_empty() {
@@ -236,9 +246,9 @@ fn training_steps(dir: &Path) {
         "\n### The training step of `why_batchnorm`'s network (ratio = libtorch's time / ours)\n"
     );
     println!(
-        "| normalizer | forward ms ndarray / flex / libtorch | step ms ndarray / flex / libtorch | step ratio ndarray | step ratio flex | step ratio, faster of ours |"
+        "| normalizer | forward ms ndarray / flex / libtorch | step ms ndarray / flex / libtorch | step ratio ndarray | step ratio flex | step ratio, faster of ours | step, ndarray / flex |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for group in groups {
         let ms = |id: &str| median_ms(dir, &group, id);
         let three = |phase: &str| {
@@ -255,7 +265,7 @@ fn training_steps(dir: &Path) {
             .filter_map(|b| ms(&format!("{b}_step")).map(|t| (*b, t)))
             .min_by(|a, b| a.1.total_cmp(&b.1));
         println!(
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             group.trim_start_matches("training_step_"),
             three("forward"),
             three("step"),
@@ -265,6 +275,8 @@ fn training_steps(dir: &Path) {
                 "{} ({b})",
                 ratio(Some(t), torch)
             )),
+            // Which CPU backend is the default: above 1, Flex's step is the faster.
+            ratio(ms("flex_step"), ms("ndarray_step")),
         );
     }
 }

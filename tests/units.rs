@@ -372,6 +372,17 @@ fn a_whole_run_in_two_worker_processes_equals_one_process() {
     run("1", &one);
     let stderr = run("2", &two);
     assert!(stderr.contains("2 process(es)"), "{stderr}");
+    // Without `--backend` the run is on the default CPU backend: Flex when built with it (the
+    // faster on the report's training step, docs/performance.md), it says which.
+    let default_backend = if cfg!(feature = "flex") {
+        "flex"
+    } else {
+        "ndarray"
+    };
+    assert!(
+        stderr.contains(&format!("on {default_backend} (")),
+        "{stderr}"
+    );
     // Both workers ran units: each log says how many it stored.
     for i in 0..2 {
         let log =

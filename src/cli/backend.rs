@@ -12,7 +12,7 @@ pub enum Backend {
     /// burn-ndarray on the CPU with normscope's fused kernels (feature `ndarray`, on by default).
     Ndarray,
     /// burn-flex on the CPU with the same fused kernels (feature `flex`, on by default): the
-    /// default backend, the faster of the two on the report's training step
+    /// default wherever it is built, the faster of the two on the report's training step
     /// (`docs/performance.md`).
     Flex,
     /// libtorch on the CPU (feature `tch`).

@@ -1,9 +1,9 @@
 //! Your own burn model with normscope's normalizers — the code to copy.
 //!
 //! A small CNN written with burn's `Conv2d` and `Linear`, its two normalizers built from one TOML
-//! `NormConfig`, trained a few Adam steps on the default backend (CPU), then fine-tuned with
-//! frozen statistics (torchvision's `FrozenBatchNorm2d`) and finally folded for inference (each
-//! normalizer into the convolution before it). It prints the losses, whether the frozen steps
+//! `NormConfig`, trained a few Adam steps on burn-ndarray (CPU; any device works), then fine-tuned
+//! with frozen statistics (torchvision's `FrozenBatchNorm2d`) and finally folded for inference
+//! (each normalizer into the convolution before it). It prints the losses, whether the frozen steps
 //! left the running statistics alone, and how far the folded model's logits are from the
 //! unfolded model's eval-mode logits.
 //!

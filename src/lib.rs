@@ -8,7 +8,8 @@
 //!   the backend extension [`ops::NormOps`]; running statistics ([`Momentum`],
 //!   [`freeze_statistics`]) and folding for inference ([`fold`]);
 //! - [`analysis`] (`normscope-analysis`): the models and the metrics of the four explanations;
-//! - the backend crates behind features `ndarray` (default), `tch`, `wgpu` (`vulkan`).
+//! - the backend crates behind features `flex` and `ndarray` (both default; Flex is the default
+//!   `--backend`), `tch`, `wgpu` (`vulkan`).
 //!
 //! `use normscope::*` brings no `Result` alias and no module named `core` into scope.
 #![warn(missing_docs)]
